@@ -1,0 +1,29 @@
+//! Lenaguard's domain: the lenalidomide label and the Lenalidomide REMS as code.
+//!
+//! Pure: no I/O, no clock. Every function that depends on the date takes `today`. Every decision carries the
+//! rules behind it ([`provenance::Provenance`]), so that each door (CLI, REST, CDS Hooks, web) renders the same
+//! [`assessment::Assessment`].
+#![forbid(unsafe_code)]
+
+pub mod assess;
+pub mod assessment;
+pub mod ctcae;
+pub mod dose;
+pub mod error;
+pub mod finding;
+pub mod ladder;
+pub mod modification;
+pub mod pack;
+pub mod provenance;
+pub mod regimen;
+pub mod renal;
+pub mod snapshot;
+pub mod toxicity;
+pub mod units;
+
+pub use assess::assess;
+pub use assessment::{Action, Assessment};
+pub use error::InputError;
+pub use finding::{Finding, Severity};
+pub use pack::RulePack;
+pub use snapshot::Snapshot;
