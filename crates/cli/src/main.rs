@@ -1,1 +1,6 @@
-fn main() {}
+//! `lenaguard`: see `lenaguard --help` and the README.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    lenaguard_cli::main()
+}

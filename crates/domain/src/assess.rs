@@ -15,7 +15,7 @@ use crate::modification::{
     CountHistory, Governing, RuleInputs, governing_rule, interrupt_reason, recovered,
     resume_condition, watch,
 };
-use crate::pack::{CountRule, FirstEpisodeResume, Regimen, RenalBand, RulePack};
+use crate::pack::{CountRule, FirstEpisodeResume, Regimen, RulePack};
 use crate::provenance::Provenance;
 use crate::renal::{self, CgInputs, CrCl, KidneyFunction, RenalStart};
 use crate::snapshot::{Checked, InterruptionCause, Snapshot, TreatmentStatus};
@@ -209,25 +209,6 @@ impl<'a> Assessor<'a> {
                     ),
                 )
                 .source(&cg.provenance),
-            );
-        }
-        if start.not_studied {
-            let limit = if k.dialysis {
-                pack.renal.not_studied_dialysis_below
-            } else {
-                pack.renal.not_studied_non_dialysis_below
-            };
-            self.find(
-                Finding::new(
-                    "kidney.not_studied",
-                    Severity::Critical,
-                    format!(
-                        "CrCl below {limit} mL/min{}: the label says such patients were not studied; no labelled dose.",
-                        if k.dialysis { " on dialysis" } else { " without dialysis" }
-                    ),
-                )
-                .blocking()
-                .source(&pack.renal.not_studied_provenance),
             );
         }
         (summary, Some(start))
@@ -466,47 +447,8 @@ impl<'a> Assessor<'a> {
     }
 
     fn renal_findings(&mut self, renal: &RenalStart) {
-        let Some(band) = renal.band else { return };
-        let band_text = match band {
-            RenalBand::Moderate => "CrCl 30 to < 60 mL/min",
-            RenalBand::Severe => "CrCl < 30 mL/min, not on dialysis",
-            RenalBand::Dialysis => "on dialysis",
-        };
-        self.find(
-            Finding::new(
-                "renal.starting_dose",
-                Severity::Warning,
-                format!(
-                    "Renal impairment ({band_text}): the label's starting dose for {} is {} (regimen dose {}).",
-                    self.regimen.name, renal.schedule, self.regimen.start.dose_mg
-                ),
-            )
-            .source(&renal.provenance)
-            .source(&self.pack.renal.bands_provenance),
-        );
-        for (alt, p) in &renal.alternatives {
-            self.find(
-                Finding::new(
-                    "renal.other_version",
-                    Severity::Info,
-                    format!(
-                        "An older label version ({}) gives {alt}; the newer version is used.",
-                        p.version_date
-                    ),
-                )
-                .source(p),
-            );
-        }
-        if band == RenalBand::Moderate {
-            for e in &self.pack.renal.escalation {
-                if e.groups.contains(&self.regimen.renal_group) {
-                    self.find(
-                        Finding::new("renal.escalation", Severity::Info, e.text.clone())
-                            .source(&e.provenance),
-                    );
-                }
-            }
-        }
+        let found = renal::findings(self.pack, self.regimen, renal);
+        self.findings.extend(found);
     }
 
     fn active(&mut self, renal: Option<&RenalStart>) {

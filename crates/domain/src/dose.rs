@@ -85,6 +85,7 @@ impl JsonSchema for DoseMg {
 pub enum Frequency {
     OnceDaily,
     /// Every other day (every 48 hours).
+    #[serde(rename = "every_48_hours")]
     Every48Hours,
 }
 

@@ -15,6 +15,7 @@ pub mod ladder;
 pub mod modification;
 pub mod pack;
 pub mod provenance;
+pub mod quick;
 pub mod regimen;
 pub mod renal;
 pub mod snapshot;

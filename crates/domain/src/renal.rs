@@ -6,7 +6,8 @@
 
 use crate::dose::Schedule;
 use crate::error::InputError;
-use crate::pack::{CockcroftGault, RenalBand, RenalRow, RulePack};
+use crate::finding::{Finding, Severity};
+use crate::pack::{CockcroftGault, Regimen, RenalBand, RenalRow, RulePack};
 use crate::provenance::Provenance;
 use crate::regimen::RegimenId;
 use crate::units::CREATININE_UMOL_L_PER_MG_DL;
@@ -183,6 +184,76 @@ pub fn starting_dose(pack: &RulePack, regimen: RegimenId, k: KidneyFunction) -> 
             }
         }
     }
+}
+
+/// What the renal table says, as findings: the band and its dose, older versions, the not-studied flag and
+/// the escalation note.
+pub fn findings(pack: &RulePack, regimen: &Regimen, renal: &RenalStart) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if renal.not_studied {
+        let dialysis = renal.band == Some(RenalBand::Dialysis);
+        let limit = if dialysis {
+            pack.renal.not_studied_dialysis_below
+        } else {
+            pack.renal.not_studied_non_dialysis_below
+        };
+        out.push(
+            Finding::new(
+                "kidney.not_studied",
+                Severity::Critical,
+                format!(
+                    "CrCl below {limit} mL/min{}: the label says such patients were not studied; the prescriber decides.",
+                    if dialysis { " on dialysis" } else { " without dialysis" }
+                ),
+            )
+            .blocking()
+            .source(&pack.renal.not_studied_provenance),
+        );
+    }
+    let Some(band) = renal.band else {
+        return out;
+    };
+    let band_text = match band {
+        RenalBand::Moderate => "CrCl 30 to < 60 mL/min",
+        RenalBand::Severe => "CrCl < 30 mL/min, not on dialysis",
+        RenalBand::Dialysis => "on dialysis",
+    };
+    out.push(
+        Finding::new(
+            "renal.starting_dose",
+            Severity::Warning,
+            format!(
+                "Renal impairment ({band_text}): the label's starting dose for {} is {} (regimen dose {}).",
+                regimen.name, renal.schedule, regimen.start.dose_mg
+            ),
+        )
+        .source(&renal.provenance)
+        .source(&pack.renal.bands_provenance),
+    );
+    for (alt, p) in &renal.alternatives {
+        out.push(
+            Finding::new(
+                "renal.other_version",
+                Severity::Info,
+                format!(
+                    "An older label version ({}) gives {alt}; the newer version is used.",
+                    p.version_date
+                ),
+            )
+            .source(p),
+        );
+    }
+    if band == RenalBand::Moderate {
+        for e in &pack.renal.escalation {
+            if e.groups.contains(&regimen.renal_group) {
+                out.push(
+                    Finding::new("renal.escalation", Severity::Info, e.text.clone())
+                        .source(&e.provenance),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Relative exposure of a schedule in mg per cycle, used to order doses: a lower band never gets more.

@@ -47,3 +47,36 @@ impl RulePack {
         load(&BUILTIN_FILES)
     }
 }
+
+/// The raw TOML of every entry whose `rule` (or `id`) is `rule`, with the file it is in: what a reviewer reads.
+pub fn raw_entries(files: &PackFiles<'_>, rule: &str) -> Vec<(String, String)> {
+    fn walk(v: &toml::Value, rule: &str, out: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) => {
+                let hit = ["rule", "id"]
+                    .iter()
+                    .any(|k| t.get(*k).and_then(toml::Value::as_str) == Some(rule));
+                if hit {
+                    if let Ok(text) = toml::to_string(t) {
+                        out.push(text);
+                    }
+                    return;
+                }
+                for child in t.values() {
+                    walk(child, rule, out);
+                }
+            }
+            toml::Value::Array(items) => items.iter().for_each(|i| walk(i, rule, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, text) in files {
+        if let Ok(table) = text.parse::<toml::Table>() {
+            let mut found = Vec::new();
+            walk(&toml::Value::Table(table), rule, &mut found);
+            out.extend(found.into_iter().map(|t| ((*name).to_string(), t)));
+        }
+    }
+    out
+}

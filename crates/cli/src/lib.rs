@@ -1,0 +1,105 @@
+//! The `lenaguard` command line. Each subcommand lives in its own module; this file parses arguments and maps
+//! outcomes to the documented exit codes:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | answered |
+//! | 1 | answered "no" (for example: not eligible to dispense) |
+//! | 2 | bad input: the message names the field, the value and the accepted form |
+//! | 3 | internal error |
+#![forbid(unsafe_code)]
+
+pub mod assess;
+pub mod dose;
+pub mod input;
+pub mod output;
+pub mod rules;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lenaguard",
+    version,
+    about = "Lenalidomide dosing, safety and program rules, as code."
+)]
+pub struct Cli {
+    /// Use the rule pack in this directory instead of the built-in one.
+    #[arg(long, global = true, env = "LENAGUARD_PACK", value_name = "DIR")]
+    pub pack: Option<PathBuf>,
+    /// The date to assess on (YYYY-MM-DD); defaults to today's date on this machine.
+    #[arg(long, global = true, value_name = "DATE")]
+    pub today: Option<String>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The label's starting dose for a regimen and kidney function.
+    Dose(dose::DoseArgs),
+    /// Assess a snapshot (JSON file, or - for standard input): today's action, dose and findings.
+    Assess(assess::AssessArgs),
+    /// Inspect and validate rule packs.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+/// An outcome that maps to an exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input (exit 2).
+    Input(String),
+    /// Internal error (exit 3).
+    Internal(String),
+}
+
+impl From<lenaguard_domain::InputError> for Failure {
+    fn from(e: lenaguard_domain::InputError) -> Self {
+        Failure::Input(e.to_string())
+    }
+}
+
+impl From<lenaguard_domain::pack::PackError> for Failure {
+    fn from(e: lenaguard_domain::pack::PackError) -> Self {
+        Failure::Input(format!("rule pack refused: {e}"))
+    }
+}
+
+/// What a command returns on success: 0, or 1 for an answered "no".
+pub type Outcome = Result<u8, Failure>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure::Input(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(msg)) => {
+            eprintln!("internal error: {msg}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+pub fn run(cli: &Cli) -> Outcome {
+    let ctx = input::Context::from_cli(cli)?;
+    match &cli.command {
+        Command::Dose(args) => dose::run(&ctx, args),
+        Command::Assess(args) => assess::run(&ctx, args),
+        Command::Rules(cmd) => rules::run(&ctx, cmd),
+    }
+}
