@@ -16,6 +16,8 @@ mod engine;
 mod error;
 mod exposure;
 mod model;
+mod population;
+mod rng;
 mod schedule;
 mod simulate;
 
@@ -27,6 +29,10 @@ pub use exposure::{DialysisPattern, ExposureSummary, Regimen, relative_exposure}
 pub use model::{
     Absorption, ClearanceModel, GUGLIERI_LOPEZ_2017, Individual, LEN_R1, MODELS, Model, Param,
     Provenance, ProvenanceStatus, Reference, Tag, Variability, VolumeModel,
+};
+pub use population::{
+    Bands, CovariateSource, MAX_BAND_VALUES, MAX_POPULATION, PatientExposure, Percentiles,
+    PopulationOptions, PopulationResult, PopulationSpec, simulate_population,
 };
 pub use schedule::{DialysisSession, Dose, MAX_DOSE_MG, MAX_EVENTS, MAX_TIME_H, Schedule};
 pub use simulate::{MAX_POINTS, Profile, SimOptions, simulate};

@@ -1,6 +1,10 @@
 //! Cross-check of the analytic solution against an independent numerical ODE solution of the same model
 //! (scipy solve_ivp, rtol 1e-10), stored in tests/fixtures/ode_reference.json by tools/pk/reference_ode.py.
 //! The fixture's parameters were computed by the script from pk-model.md, so they are checked too.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
 
 use lenaguard_pk::{Covariates, Model, Schedule, SimOptions, simulate};
 use serde_json::Value;

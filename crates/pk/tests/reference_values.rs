@@ -1,5 +1,9 @@
 //! Reproduces the reference outputs of reference/pk-model.md: §2.3 (Guglieri-López single dose), §3.3 (LEN-R1 table
 //! and single dose), §3.2 (healthy subject) and §4.1 (renal-study fold changes).
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
 
 use lenaguard_pk::{
     Covariates, GUGLIERI_LOPEZ_2017, LEN_R1, Model, ProvenanceStatus, Regimen, Schedule,
