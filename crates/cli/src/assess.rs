@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, a: &AssessArgs) -> Outcome {
                 let value = if l.unit == "/mcL" {
                     format_count(l.value)
                 } else {
-                    format!("{} {}", l.value, l.unit)
+                    format!("{:.2} {}", l.value, l.unit)
                 };
                 let grade = l
                     .ctcae
