@@ -29,6 +29,15 @@ fn population(c: &mut Criterion) {
     };
     let schedule = Schedule::cycles(25.0, 21, 28, 1, 0.0).expect("valid schedule");
     let options = PopulationOptions::default();
+    // Printed once so the run can be compared with tools/pk/bench_numpy.py.
+    let check = simulate_population(&LEN_R1, &spec, &schedule, &options).expect("simulates");
+    for (name, p) in [
+        ("AUC day 21 ng*h/mL", check.auc_window_ng_h_ml),
+        ("Cmax ng/mL", check.cmax_ng_ml),
+        ("Cmin ng/mL", check.cmin_ng_ml),
+    ] {
+        println!("{name}: p5 {:.1} p50 {:.1} p95 {:.1}", p.p5, p.p50, p.p95);
+    }
     let mut group = c.benchmark_group("population");
     group.sample_size(10);
     group.warm_up_time(std::time::Duration::from_secs(1));
