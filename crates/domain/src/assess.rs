@@ -236,16 +236,17 @@ impl<'a> Assessor<'a> {
             self.find(f);
         }
         for f in t.other_grade_3_4 {
-            if self.s.treatment.status == TreatmentStatus::Active {
-                let then = self.current().and_then(|c| self.lower_or_none(&c));
-                let (rule, _) = self.pack.other_grade_3_4();
-                self.act(Action::Interrupt {
-                    until: format!(
-                        "the toxicity is Grade {} or less",
-                        rule.resume_when_grade_at_most
-                    ),
-                    then,
-                });
+            let then = self.current().and_then(|c| self.lower_or_none(&c));
+            let (rule, _) = self.pack.other_grade_3_4();
+            let until = format!(
+                "the toxicity is Grade {} or less",
+                rule.resume_when_grade_at_most
+            );
+            match self.s.treatment.status {
+                TreatmentStatus::Active => self.act(Action::Interrupt { until, then }),
+                TreatmentStatus::Interrupted => self.act(Action::StayInterrupted { until, then }),
+                TreatmentStatus::NotStarted => self.act(Action::Defer { until }),
+                TreatmentStatus::Discontinued => {}
             }
             self.find(f);
         }
