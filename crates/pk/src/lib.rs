@@ -15,17 +15,23 @@ mod covariates;
 mod engine;
 mod error;
 mod exposure;
+mod label_check;
 mod model;
 mod population;
 mod rng;
 mod schedule;
 mod simulate;
+mod svg;
 
 pub use covariates::{
     BodySurfaceArea, BodyWeight, Covariates, CreatinineClearance, RenalFunction, SubjectKind,
 };
 pub use error::PkError;
 pub use exposure::{DialysisPattern, ExposureSummary, Regimen, relative_exposure};
+pub use label_check::{
+    CheckPopulation, IndicationGroup, LabelCheckRow, LabelRenalDose, RenalPoint, label_renal_check,
+    label_renal_doses,
+};
 pub use model::{
     Absorption, ClearanceModel, GUGLIERI_LOPEZ_2017, Individual, LEN_R1, MODELS, Model, Param,
     Provenance, ProvenanceStatus, Reference, Tag, Variability, VolumeModel,
@@ -36,3 +42,4 @@ pub use population::{
 };
 pub use schedule::{DialysisSession, Dose, MAX_DOSE_MG, MAX_EVENTS, MAX_TIME_H, Schedule};
 pub use simulate::{MAX_POINTS, Profile, SimOptions, simulate};
+pub use svg::svg_plot;
