@@ -46,7 +46,12 @@ pub fn assess(snapshot: &Snapshot, pack: &RulePack, today: Date) -> Result<Asses
             why: "Treatment is recorded as discontinued.".into(),
         }),
     }
-    Ok(a.finish(kidney))
+    let safety = crate::safety::review(snapshot, &checked, pack, today)?;
+    a.findings.extend(safety.findings);
+    a.actions.extend(safety.actions);
+    let mut assessment = a.finish(kidney);
+    assessment.safety = Some(safety.report);
+    Ok(assessment)
 }
 
 struct Assessor<'a> {
@@ -583,6 +588,20 @@ impl<'a> Assessor<'a> {
             self.act(Action::Review { why });
             return false;
         }
+        let (ladder, _) = self.pack.ladder(self.s.regimen);
+        if current.dose_mg < ladder.floor.mg && !renal::is_renal_starting_dose(self.pack, r.id, current) {
+            let why = format!(
+                "The current dose {} is below the label's floor for {} ({}) and is not one of its renal starting doses.",
+                current.dose_mg, r.name, ladder.floor.mg
+            );
+            self.find(
+                Finding::new("dose.below_floor", Severity::Critical, why.clone())
+                    .blocking()
+                    .source(&ladder.floor_provenance),
+            );
+            self.act(Action::Review { why });
+            return false;
+        }
         if current.cycle_days != r.start.cycle_days {
             let why = format!(
                 "The current schedule uses {}-day cycles; the regimen uses {}-day cycles.",
@@ -904,6 +923,7 @@ impl<'a> Assessor<'a> {
             kidney,
             findings: self.findings,
             unverified_rules: unverified,
+            safety: None,
         }
     }
 }

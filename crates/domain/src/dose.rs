@@ -99,7 +99,7 @@ impl fmt::Display for Frequency {
 }
 
 /// Dosing days within a cycle, inclusive: `[1, 21]` is days 1 to 21.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "[u16; 2]", into = "[u16; 2]")]
 pub struct DayWindow {
     first: u16,
@@ -126,6 +126,21 @@ impl DayWindow {
     }
     pub fn contains(self, day: u16) -> bool {
         (self.first..=self.last).contains(&day)
+    }
+}
+
+impl JsonSchema for DayWindow {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DayWindow".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Dosing days within a cycle, inclusive: [first, last]",
+            "type": "array",
+            "items": { "type": "integer", "minimum": 1, "maximum": 42 },
+            "minItems": 2,
+            "maxItems": 2
+        })
     }
 }
 

@@ -256,6 +256,17 @@ pub fn findings(pack: &RulePack, regimen: &Regimen, renal: &RenalStart) -> Vec<F
     out
 }
 
+/// Is this schedule one of the renal table's starting doses for the regimen (any band, any version)?
+pub fn is_renal_starting_dose(pack: &RulePack, regimen: RegimenId, s: &Schedule) -> bool {
+    let group = &pack.regimen(regimen).renal_group;
+    pack.renal.rows.iter().any(|r| {
+        &r.group == group
+            && (r.regimens.is_empty() || r.regimens.contains(&regimen))
+            && r.dose_mg == s.dose_mg
+            && r.frequency == s.frequency
+    })
+}
+
 /// Relative exposure of a schedule in mg per cycle, used to order doses: a lower band never gets more.
 pub fn mg_per_cycle(s: &Schedule) -> f64 {
     s.mg_per_cycle()
