@@ -45,6 +45,14 @@ fn population(c: &mut Criterion) {
     group.bench_function("len_r1_100k_patients_28d_hourly", |b| {
         b.iter(|| simulate_population(&LEN_R1, &spec, &schedule, &options).expect("simulates"));
     });
+    // One thread, for a per-core comparison with numpy (which runs on one core).
+    let single = PopulationOptions {
+        threads: Some(1),
+        ..options
+    };
+    group.bench_function("len_r1_100k_patients_28d_hourly_1_thread", |b| {
+        b.iter(|| simulate_population(&LEN_R1, &spec, &schedule, &single).expect("simulates"));
+    });
     group.finish();
 }
 

@@ -287,52 +287,67 @@ fn grid_layout(
 }
 
 /// Time-invariant grid path: the unit-dose response on the grid, then a discrete convolution with the doses.
-/// Past the absorption phase the closed form is (ktr/d)^n e^(−k t) (1 − e^(−d t) Σ_{i<n} (d t)^i / i!), whose two
-/// exponentials advance by one multiplication per step (refreshed every 64 steps to bound rounding).
-fn impulse_patient(
-    ind: &Individual,
-    grid: &Grid,
-    response: &mut [f64],
-    conc: &mut [f64],
-) -> PatientExposure {
+/// Past the absorption phase the response is (ktr/d)^n e^(−k t) (1 − Q), Q = e^(−d t) Σ_{i<n} (d t)^i / i!, with
+/// d = ktr − k > 0. It is split into a pure exponential, summed over all doses by a first-order recursion, and a
+/// short remainder −(ktr/d)^n e^(−k t) Q that is convolved explicitly only while Q is above 1e-18 (below it the
+/// remainder is under the rounding of the sum).
+fn impulse_patient(ind: &Individual, grid: &Grid, response: &mut [f64], conc: &mut [f64]) -> PatientExposure {
     let n = ind.transfers;
     let (k, k_tr, h) = (ind.k_el(), ind.k_tr_per_h, grid.step);
     let d = k_tr - k;
-    let ratio = if d > 0.0 {
-        (k_tr / d).powi(n as i32)
-    } else {
-        0.0
-    };
-    let (step_k, step_d) = ((-k * h).exp(), (-d * h).exp());
-    let mut inv_fact = vec![1.0; n as usize];
-    for i in 1..n as usize {
-        inv_fact[i] = inv_fact[i - 1] / i as f64;
-    }
-    let (mut ek, mut ed, mut synced) = (0.0, 0.0, usize::MAX);
-    for (j, r) in response.iter_mut().enumerate() {
-        let t = j as f64 * h - grid.lag;
-        let x = d * t;
-        *r = if t <= 0.0 {
-            0.0
-        } else if d > 0.0 && x > f64::from(n) + 1.0 {
-            if synced == usize::MAX || j - synced >= 64 {
-                ek = (-k * t).exp();
-                ed = (-x).exp();
-                synced = j;
-            } else {
-                ek *= step_k;
-                ed *= step_d;
-            }
-            let poly = inv_fact.iter().rev().fold(0.0, |acc, c| acc * x + c);
-            ratio * ek * (1.0 - ed * poly)
-        } else {
-            central_fraction(n, k_tr, k, t)
-        };
-    }
     conc.iter_mut().for_each(|c| *c = 0.0);
-    for &(i, a) in &grid.doses {
-        for (c, r) in conc[i..].iter_mut().zip(response.iter()) {
-            *c += a * r;
+    if d > 0.0 {
+        let ratio = (k_tr / d).powi(n as i32);
+        let mut inv_fact = vec![1.0; n as usize];
+        for i in 1..n as usize {
+            inv_fact[i] = inv_fact[i - 1] / i as f64;
+        }
+        // First grid offset after the lag, and the remainder over the offsets that matter.
+        let first = (0..response.len()).find(|&m| m as f64 * h - grid.lag > 0.0).unwrap_or(response.len());
+        let mut short_len = first;
+        for (m, r) in response.iter_mut().enumerate().skip(first) {
+            let t = m as f64 * h - grid.lag;
+            let x = d * t;
+            let ek = (-k * t).exp();
+            if x > f64::from(n) + 1.0 {
+                let q = (-x).exp() * inv_fact.iter().rev().fold(0.0, |acc, c| acc * x + c);
+                *r = -ratio * ek * q;
+                short_len = m + 1;
+                if q < 1e-18 {
+                    break;
+                }
+            } else {
+                *r = central_fraction(n, k_tr, k, t) - ratio * ek;
+                short_len = m + 1;
+            }
+        }
+        response[..first].iter_mut().for_each(|r| *r = 0.0);
+        let inject = ratio * (-k * (first as f64 * h - grid.lag)).exp();
+        for &(i, a) in &grid.doses {
+            for (c, r) in conc[i..].iter_mut().zip(&response[..short_len]) {
+                *c += a * r;
+            }
+        }
+        let mut injections = vec![0.0; conc.len()];
+        for &(i, a) in &grid.doses {
+            if let Some(slot) = injections.get_mut(i + first) {
+                *slot += a * inject;
+            }
+        }
+        let step_k = (-k * h).exp();
+        let mut tail = 0.0;
+        for (c, inj) in conc.iter_mut().zip(&injections) {
+            tail = tail * step_k + inj;
+            *c += tail;
+        }
+    } else {
+        for (j, r) in response.iter_mut().enumerate() {
+            *r = central_fraction(n, k_tr, k, j as f64 * h - grid.lag);
+        }
+        for &(i, a) in &grid.doses {
+            for (c, r) in conc[i..].iter_mut().zip(response.iter()) {
+                *c += a * r;
+            }
         }
     }
     let scale = 1000.0 * ind.bioavailability / ind.v_l;
