@@ -18,7 +18,7 @@ pub enum PkError {
         expected: String,
     },
     /// A model name that is not built in.
-    #[error("unknown model {value:?}; expected one of: {expected}")]
+    #[error("invalid model: got {value:?}; expected one of: {expected}")]
     UnknownModel {
         /// The name received.
         value: String,

@@ -291,7 +291,12 @@ fn grid_layout(
 /// d = ktr − k > 0. It is split into a pure exponential, summed over all doses by a first-order recursion, and a
 /// short remainder −(ktr/d)^n e^(−k t) Q that is convolved explicitly only while Q is above 1e-18 (below it the
 /// remainder is under the rounding of the sum).
-fn impulse_patient(ind: &Individual, grid: &Grid, response: &mut [f64], conc: &mut [f64]) -> PatientExposure {
+fn impulse_patient(
+    ind: &Individual,
+    grid: &Grid,
+    response: &mut [f64],
+    conc: &mut [f64],
+) -> PatientExposure {
     let n = ind.transfers;
     let (k, k_tr, h) = (ind.k_el(), ind.k_tr_per_h, grid.step);
     let d = k_tr - k;
@@ -303,7 +308,9 @@ fn impulse_patient(ind: &Individual, grid: &Grid, response: &mut [f64], conc: &m
             inv_fact[i] = inv_fact[i - 1] / i as f64;
         }
         // First grid offset after the lag, and the remainder over the offsets that matter.
-        let first = (0..response.len()).find(|&m| m as f64 * h - grid.lag > 0.0).unwrap_or(response.len());
+        let first = (0..response.len())
+            .find(|&m| m as f64 * h - grid.lag > 0.0)
+            .unwrap_or(response.len());
         let mut short_len = first;
         for (m, r) in response.iter_mut().enumerate().skip(first) {
             let t = m as f64 * h - grid.lag;

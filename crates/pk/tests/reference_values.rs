@@ -334,3 +334,30 @@ fn renal_study_fold_changes_within_stated_tolerance() {
         );
     }
 }
+
+#[test]
+fn fed_absorption_reproduces_the_derived_food_effect() {
+    // §3.2: fed option gives Cmax −43% and Tmax +1.7 h (target −50%, +1.63 h [C]); AUC −20% [C] via F = 0.80.
+    let patient = Covariates::patient(90.0, 70.0).unwrap();
+    let schedule = Schedule::once_daily(25.0, 1, 0.0).unwrap();
+    let run = |fed| {
+        let o = SimOptions {
+            step_h: 0.01,
+            horizon_h: Some(24.0),
+            fed,
+            ..SimOptions::default()
+        };
+        simulate(&LEN_R1, &patient, &schedule, &o).unwrap()
+    };
+    let (fasted, fed) = (run(false), run(true));
+    let cmax_change = fed.cmax_ng_ml / fasted.cmax_ng_ml - 1.0;
+    let tmax_shift = fed.tmax_h - fasted.tmax_h;
+    println!("fed: Cmax {cmax_change:+.3}, Tmax {tmax_shift:+.2} h");
+    assert!(
+        (cmax_change + 0.43).abs() < 0.01,
+        "Cmax change {cmax_change}"
+    );
+    assert!((tmax_shift - 1.7).abs() < 0.05, "Tmax shift {tmax_shift}");
+    let auc = |p: &lenaguard_pk::Profile| p.individual.bioavailability * 25.0 / p.individual.cl_l_h;
+    assert!((auc(&fed) / auc(&fasted) - 0.80).abs() < 1e-12);
+}
