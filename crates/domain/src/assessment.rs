@@ -147,6 +147,9 @@ pub struct Assessment {
     pub findings: Vec<Finding>,
     /// Ids of the unverified rules this answer rests on.
     pub unverified_rules: Vec<String>,
+    /// Monitoring, program (eligibility and window guard), interactions and thromboprophylaxis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<crate::safety::SafetyReport>,
 }
 
 impl Assessment {

@@ -7,18 +7,24 @@
 
 pub mod assess;
 pub mod assessment;
+pub mod calendar;
 pub mod ctcae;
 pub mod dose;
 pub mod error;
 pub mod finding;
+pub mod interactions;
 pub mod ladder;
 pub mod modification;
+pub mod monitoring;
 pub mod pack;
+pub mod program;
 pub mod provenance;
 pub mod quick;
 pub mod regimen;
 pub mod renal;
+pub mod safety;
 pub mod snapshot;
+pub mod thrombo;
 pub mod toxicity;
 pub mod units;
 

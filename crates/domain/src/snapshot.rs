@@ -40,6 +40,24 @@ pub struct Snapshot {
     pub platelet_transfusions: Vec<Date>,
     #[serde(default)]
     pub history: History,
+    /// The patient's Lenalidomide REMS record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<crate::program::ProgramRecord>,
+    /// Other medications, matched against the pack's interaction list by RxNorm code and name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub medications: Vec<crate::interactions::Medication>,
+    /// VTE risk factors and thromboprophylaxis on record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vte: Option<crate::thrombo::VteInput>,
+    /// Monitoring tests done whose values the engine does not read (liver, thyroid, PT/INR, digoxin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub monitoring: Vec<crate::monitoring::MonitoringTest>,
+    /// Diagnoses by name, for regimen warnings (CLL outside trials).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnoses: Vec<String>,
+    /// The patient is treated within a controlled clinical trial.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_clinical_trial: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -21,7 +21,7 @@ pub struct PackError {
     pub message: String,
 }
 
-fn err(file: &str, entry: impl Into<String>, message: impl Into<String>) -> PackError {
+pub(super) fn err(file: &str, entry: impl Into<String>, message: impl Into<String>) -> PackError {
     PackError {
         file: file.to_string(),
         entry: entry.into(),
@@ -54,14 +54,14 @@ struct RawMeta {
     sources: BTreeMap<String, SourceDoc>,
 }
 
-struct Ctx<'a> {
-    file: &'a str,
-    sources: &'a BTreeMap<String, SourceDoc>,
+pub(super) struct Ctx<'a> {
+    pub(super) file: &'a str,
+    pub(super) sources: &'a BTreeMap<String, SourceDoc>,
 }
 
 impl Ctx<'_> {
     /// Split one entry into its provenance and the rest, then deserialize the rest strictly.
-    fn entry<T: DeserializeOwned>(
+    pub(super) fn entry<T: DeserializeOwned>(
         &self,
         label: &str,
         mut table: Table,
@@ -159,7 +159,7 @@ fn check_version_date(s: &str) -> Result<(), String> {
     }
 }
 
-fn tables(file: &str, doc: &mut Table, key: &str) -> Result<Vec<Table>, PackError> {
+pub(super) fn tables(file: &str, doc: &mut Table, key: &str) -> Result<Vec<Table>, PackError> {
     match doc.remove(key) {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -174,7 +174,7 @@ fn tables(file: &str, doc: &mut Table, key: &str) -> Result<Vec<Table>, PackErro
     }
 }
 
-fn table(file: &str, doc: &mut Table, key: &str) -> Result<Table, PackError> {
+pub(super) fn table(file: &str, doc: &mut Table, key: &str) -> Result<Table, PackError> {
     match doc.remove(key) {
         Some(Value::Table(t)) => Ok(t),
         Some(_) => Err(err(file, key, "expected a table")),
@@ -182,14 +182,18 @@ fn table(file: &str, doc: &mut Table, key: &str) -> Result<Table, PackError> {
     }
 }
 
-fn no_leftovers(file: &str, doc: &Table) -> Result<(), PackError> {
+pub(super) fn no_leftovers(file: &str, doc: &Table) -> Result<(), PackError> {
     match doc.keys().next() {
         Some(k) => Err(err(file, k.as_str(), "unknown section")),
         None => Ok(()),
     }
 }
 
-fn regimen_ids(file: &str, entry: &str, names: &[String]) -> Result<Vec<RegimenId>, PackError> {
+pub(super) fn regimen_ids(
+    file: &str,
+    entry: &str,
+    names: &[String],
+) -> Result<Vec<RegimenId>, PackError> {
     names
         .iter()
         .map(|n| {
@@ -233,6 +237,10 @@ pub fn load(files: &PackFiles<'_>) -> Result<RulePack, PackError> {
         "toxicity.toml",
         "ctcae.toml",
         "policy.toml",
+        "monitoring.toml",
+        "program.toml",
+        "interactions.toml",
+        "thromboprophylaxis.toml",
     ]
     .into();
     let listed: BTreeSet<&str> = meta.files.iter().map(String::as_str).collect();
@@ -284,6 +292,7 @@ pub fn load(files: &PackFiles<'_>) -> Result<RulePack, PackError> {
         get("policy.toml")?,
     )?;
 
+    let safety = super::safety_rules::load(sources, &get)?;
     let pack = RulePack {
         meta: PackMeta {
             id: meta.id.clone(),
@@ -302,8 +311,13 @@ pub fn load(files: &PackFiles<'_>) -> Result<RulePack, PackError> {
         toxicity,
         ctcae,
         policy,
+        monitoring: safety.monitoring,
+        program: safety.program,
+        interactions: safety.interactions,
+        thromboprophylaxis: safety.thromboprophylaxis,
     };
     cross_check(&pack)?;
+    super::safety_rules::cross_check(&pack)?;
     Ok(pack)
 }
 

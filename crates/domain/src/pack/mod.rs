@@ -3,14 +3,25 @@
 //! Logic lives in Rust; numbers and their provenance live in the pack. The built-in pack is compiled into the
 //! binary so that a fresh install needs no files; `lenaguard rules check DIR` validates any other pack.
 
+mod interaction_rules;
 mod load;
 mod model;
+mod monitoring_rules;
+mod program_rules;
+mod safety_rules;
+mod sourced;
+mod thrombo_rules;
 
 pub use load::{PackError, PackFiles, load};
 pub use model::*;
+pub use interaction_rules::{Agent, CllWarning, Interaction, InteractionRules};
+pub use monitoring_rules::{CbcPhase, CbcSchedule, MonitoringRules, PeriodicRule};
+pub use program_rules::*;
+pub use sourced::{Sourced, choose};
+pub use thrombo_rules::*;
 
 /// The files of the built-in pack, `rules/us-lenalidomide/`.
-pub const BUILTIN_FILES: [(&str, &str); 7] = [
+pub const BUILTIN_FILES: [(&str, &str); 11] = [
     (
         "pack.toml",
         include_str!("../../../../rules/us-lenalidomide/pack.toml"),
@@ -38,6 +49,22 @@ pub const BUILTIN_FILES: [(&str, &str); 7] = [
     (
         "policy.toml",
         include_str!("../../../../rules/us-lenalidomide/policy.toml"),
+    ),
+    (
+        "monitoring.toml",
+        include_str!("../../../../rules/us-lenalidomide/monitoring.toml"),
+    ),
+    (
+        "program.toml",
+        include_str!("../../../../rules/us-lenalidomide/program.toml"),
+    ),
+    (
+        "interactions.toml",
+        include_str!("../../../../rules/us-lenalidomide/interactions.toml"),
+    ),
+    (
+        "thromboprophylaxis.toml",
+        include_str!("../../../../rules/us-lenalidomide/thromboprophylaxis.toml"),
     ),
 ];
 

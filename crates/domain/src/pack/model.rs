@@ -22,6 +22,10 @@ pub struct RulePack {
     pub toxicity: ToxicityRules,
     pub ctcae: CtcaeRules,
     pub policy: Policy,
+    pub monitoring: super::MonitoringRules,
+    pub program: super::ProgramRules,
+    pub interactions: super::InteractionRules,
+    pub thromboprophylaxis: super::ThromboRules,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -454,6 +458,10 @@ impl RulePack {
         all.push(&self.policy.cbc_max_age_provenance);
         all.push(&self.policy.creatinine_max_age_provenance);
         all.push(&self.policy.plausible.provenance);
+        all.extend(self.monitoring.provenances());
+        all.extend(self.program.provenances());
+        all.extend(self.interactions.provenances());
+        all.extend(self.thromboprophylaxis.provenances());
         all
     }
 }
