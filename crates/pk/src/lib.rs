@@ -8,6 +8,33 @@
 //!
 //! Everything is pure: no I/O, no clock, no printing. Inputs are validated newtypes; bad input gives a [`PkError`]
 //! naming the field, the value and the accepted form.
+//!
+//! ```
+//! use lenaguard_pk::{relative_exposure, simulate, svg_plot, Covariates, Model, Regimen, Schedule, SimOptions};
+//!
+//! let model = Model::by_name("len-r1")?;
+//!
+//! // CrCl 40 mL/min, 10 mg once daily on days 1-21 of a 28-day cycle.
+//! let renal = Covariates::patient(40.0, 70.0)?;
+//! let cycle = Schedule::cycles(10.0, 21, 28, 1, 8.0)?;
+//! let profile = simulate(model, &renal, &cycle, &SimOptions::default())?;
+//! let renal_exposure = relative_exposure(model, &renal, &Regimen::once_daily(10.0))?;
+//! assert!((0.75..=1.25).contains(&renal_exposure.ratio_to_reference)); // 0.88
+//!
+//! // 25 mg once daily at normal kidney function: the reference itself.
+//! let normal = Covariates::patient(90.0, 70.0)?;
+//! let reference = relative_exposure(model, &normal, &Regimen::once_daily(25.0))?;
+//! assert!((reference.ratio_to_reference - 1.0).abs() < 1e-9);
+//! assert!((reference.auc24_ss_ng_h_ml - 2085.0).abs() < 1.0);
+//!
+//! // The unadjusted 25 mg at CrCl 40 would give more than twice the reference.
+//! assert!(relative_exposure(model, &renal, &Regimen::once_daily(25.0))?.ratio_to_reference > 2.0);
+//!
+//! assert_eq!(profile.provenance.status, lenaguard_pk::ProvenanceStatus::Calibrated);
+//! let svg = svg_plot(&[("CrCl 40, 10 mg days 1-21", &profile)], "LEN-R1 (calibrated, not published)");
+//! assert!(svg.starts_with("<svg"));
+//! # Ok::<(), lenaguard_pk::PkError>(())
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod analytic;
