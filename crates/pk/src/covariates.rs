@@ -104,7 +104,7 @@ pub enum RenalFunction {
     EsrdOnDialysis,
 }
 
-/// Who the subject is. Patients have 29% lower CL/F and V/F than healthy volunteers (Connarn 2018 [C],
+/// Who the subject is. Patients have 29% lower CL/F and V/F than healthy volunteers (Connarn 2018, tag \[C\],
 /// pk-model.md §3.2); the models' typical values are for patients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
