@@ -42,19 +42,29 @@ fn bench(c: &mut Criterion) {
     let today = today();
 
     let mut g = c.benchmark_group("assess");
-    g.bench_function("one snapshot", |b| b.iter(|| assess(black_box(&snapshot), &pack, today)));
+    g.bench_function("one snapshot", |b| {
+        b.iter(|| assess(black_box(&snapshot), &pack, today))
+    });
+    // Baseline for the ratio in docs/benchmarks.md: what any door pays to read the same snapshot.
+    g.bench_function("parse JSON only (baseline)", |b| {
+        b.iter(|| serde_json::from_str::<Snapshot>(black_box(SNAPSHOT)).expect("parse"))
+    });
     g.bench_function("parse JSON and assess", |b| {
         b.iter(|| {
             let s: Snapshot = serde_json::from_str(black_box(SNAPSHOT)).expect("parse");
             assess(&s, &pack, today)
         })
     });
-    g.bench_function("load the rule pack (startup)", |b| b.iter(RulePack::builtin));
+    g.bench_function("load the rule pack (startup)", |b| {
+        b.iter(RulePack::builtin)
+    });
     g.finish();
 
     let n = 100_000;
     let snapshots = batch(n);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mut g = c.benchmark_group("batch");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
@@ -68,17 +78,29 @@ fn bench(c: &mut Criterion) {
                         .chunks(chunk)
                         .map(|part| {
                             let pack = &pack;
-                            scope.spawn(move || part.iter().filter(|s| assess(s, pack, today).is_ok()).count())
+                            scope.spawn(move || {
+                                part.iter()
+                                    .filter(|s| assess(s, pack, today).is_ok())
+                                    .count()
+                            })
                         })
                         .collect();
-                    handles.into_iter().map(|h| h.join().expect("thread")).sum::<usize>()
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("thread"))
+                        .sum::<usize>()
                 })
             },
             BatchSize::PerIteration,
         )
     });
     g.bench_function("100k snapshots on 1 thread", |b| {
-        b.iter(|| snapshots.iter().filter(|s| assess(s, &pack, today).is_ok()).count())
+        b.iter(|| {
+            snapshots
+                .iter()
+                .filter(|s| assess(s, &pack, today).is_ok())
+                .count()
+        })
     });
     g.finish();
 }

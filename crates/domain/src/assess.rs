@@ -37,6 +37,7 @@ pub fn assess(snapshot: &Snapshot, pack: &RulePack, today: Date) -> Result<Asses
     };
     let (kidney, renal_start) = a.kidney();
     a.population();
+    a.dexamethasone();
     a.toxicity();
     match snapshot.treatment.status {
         TreatmentStatus::NotStarted => a.not_started(renal_start.as_ref()),
@@ -87,6 +88,47 @@ impl<'a> Assessor<'a> {
             labs: &self.checked.labs,
             transfusions: &self.s.platelet_transfusions,
             today: self.today,
+        }
+    }
+
+    /// The dexamethasone schedule is the prescriber's choice among the documented ones (label.md §1).
+    fn dexamethasone(&mut self) {
+        let options = &self.regimen.dexamethasone;
+        if options.is_empty() {
+            return;
+        }
+        match &self.s.dexamethasone {
+            Some(id) => {
+                if let Some(d) = self.pack.dex_schedule(id) {
+                    let mut f = Finding::new(
+                        "dexamethasone.schedule",
+                        Severity::Info,
+                        format!("Dexamethasone: {}.", d.description),
+                    )
+                    .source(&d.provenance);
+                    if self.checked.age_years > 75.0 && d.phases.iter().any(|p| p.mg >= 40.0) {
+                        f.message.push_str(
+                            " The dexamethasone dose may be reduced for patients older than 75.",
+                        );
+                    }
+                    self.find(f);
+                }
+            }
+            None => {
+                let choices: Vec<String> = options
+                    .iter()
+                    .filter_map(|id| self.pack.dex_schedule(id))
+                    .map(|d| format!("{} ({})", d.id, d.description))
+                    .collect();
+                self.find(Finding::new(
+                    "dexamethasone.not_chosen",
+                    Severity::Info,
+                    format!(
+                        "No dexamethasone schedule recorded; the documented ones are: {}.",
+                        choices.join("; ")
+                    ),
+                ));
+            }
         }
     }
 
@@ -589,7 +631,9 @@ impl<'a> Assessor<'a> {
             return false;
         }
         let (ladder, _) = self.pack.ladder(self.s.regimen);
-        if current.dose_mg < ladder.floor.mg && !renal::is_renal_starting_dose(self.pack, r.id, current) {
+        if current.dose_mg < ladder.floor.mg
+            && !renal::is_renal_starting_dose(self.pack, r.id, current)
+        {
             let why = format!(
                 "The current dose {} is below the label's floor for {} ({}) and is not one of its renal starting doses.",
                 current.dose_mg, r.name, ladder.floor.mg
