@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 pub mod assess;
+pub mod calendar;
+pub mod check_dispense;
 pub mod dose;
 pub mod input;
 pub mod output;
@@ -54,6 +56,10 @@ pub enum Command {
     /// Inspect and validate rule packs.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Treatment calendar of a snapshot: dose and rest days, dexamethasone, labs, pregnancy tests, surveys.
+    Calendar(calendar::CalendarArgs),
+    /// REMS eligibility for the next prescription or dispense (exit 0 eligible, 1 not eligible, 2 bad input).
+    CheckDispense(check_dispense::CheckDispenseArgs),
 }
 
 /// An outcome that maps to an exit code.
@@ -101,5 +107,7 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Dose(args) => dose::run(&ctx, args),
         Command::Assess(args) => assess::run(&ctx, args),
         Command::Rules(cmd) => rules::run(&ctx, cmd),
+        Command::Calendar(args) => calendar::run(&ctx, args),
+        Command::CheckDispense(args) => check_dispense::run(&ctx, args),
     }
 }

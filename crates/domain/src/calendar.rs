@@ -317,19 +317,8 @@ pub fn calendar(
                 });
             }
             let irregular = p.record.menstrual.irregular_cycles;
-            let negatives: Vec<Date> = p
-                .record
-                .pregnancy_tests
-                .iter()
-                .filter(|x| x.result == TestResult::Negative)
-                .map(|x| x.date)
-                .collect();
-            let last = negatives
-                .last()
-                .copied()
-                .filter(|l| *l >= add(first_dose, -1))
-                .unwrap_or(first_dose);
-            let mut x = program::next_pregnancy_test(pack, first_dose, Some(last), irregular);
+            let last = program::last_counted_negative(p, pack);
+            let mut x = program::next_pregnancy_test(pack, first_dose, last, irregular);
             while x <= to {
                 if in_span(x) {
                     events.push(CalendarEvent {

@@ -326,21 +326,9 @@ pub fn eligibility_checked(
         dispense(&mut st, program, today, category);
     }
 
-    let authorization = authorization_window(program, pack, today);
-    if let Some(a) = &authorization {
-        st.notes.push(format!(
-            "{} authorization {} valid through {} (lapses on {}; {}).",
-            if a.prospective { "An" } else { "The" },
-            if a.prospective {
-                "obtained today would be"
-            } else {
-                "is"
-            },
-            a.last_valid_day,
-            a.lapses_on,
-            a.source.rule
-        ));
-    }
+    // A prospective window is only meaningful when an authorization could be obtained now.
+    let authorization = authorization_window(program, pack, today)
+        .filter(|a| !a.prospective || (st.missing.is_empty() && a.last_valid_day >= today));
     let (tel, older) = rules.telephone();
     if !older.is_empty() {
         st.notes.push(format!(
@@ -422,7 +410,7 @@ fn frp_tests(
                     None => st.need(
                         "pregnancy_test.first",
                         format!("a first negative test {lo}-{hi} days before the first prescription"),
-                        format!("a negative pregnancy test of at least {sens} mIU/mL, {lo} to {hi} days before the prescription"),
+                        format!("a negative pregnancy test sensitive to {sens} mIU/mL or less, {lo} to {hi} days before the prescription"),
                         (None, planned.map(|p| add(p, -lo))),
                         &[&init.provenance, &rules.sensitivity.provenance],
                     ),
@@ -437,12 +425,12 @@ fn frp_tests(
             };
             let fix = match t1 {
                 Some(t) => format!(
-                    "a second negative test of at least {sens} mIU/mL within {} hours before the prescription (dates carry no time: the same day), at the latest on {} when the test of {t} is {hi} days old",
+                    "a second negative test sensitive to {sens} mIU/mL or less within {} hours before the prescription (dates carry no time: the same day), at the latest on {} when the test of {t} is {hi} days old",
                     init.value.second_within_hours,
                     add(t, hi)
                 ),
                 None => format!(
-                    "a second negative test of at least {sens} mIU/mL within {} hours before the prescription (the same day)",
+                    "a second negative test sensitive to {sens} mIU/mL or less within {} hours before the prescription (the same day)",
                     init.value.second_within_hours
                 ),
             };
@@ -468,7 +456,7 @@ fn frp_tests(
                 "pregnancy_test.due",
                 format!("a pregnancy test due on {due}"),
                 format!(
-                    "a negative pregnancy test of at least {sens} mIU/mL (weekly for the first 4 weeks, then every {} days{})",
+                    "a negative pregnancy test sensitive to {sens} mIU/mL or less (weekly for the first 4 weeks, then every {} days{})",
                     if irregular { rules.ongoing_tests.value.irregular_every_days } else { rules.ongoing_tests.value.regular_every_days },
                     if irregular { ", irregular cycles" } else { "" }
                 ),
@@ -715,4 +703,9 @@ pub fn second_test_deadline(
         .iter()
         .find(|m| m.code == "pregnancy_test.second")
         .and_then(|m| m.latest)
+}
+
+/// The last negative pregnancy test that counts (sensitivity and setting accepted by the pack).
+pub fn last_counted_negative(program: &CheckedProgram, pack: &RulePack) -> Option<Date> {
+    counted_negatives(program, pack).last().copied()
 }

@@ -16,7 +16,7 @@ mod windows;
 pub use category::RiskCategory;
 pub use eligibility::{
     AuthorizationWindow, EligibilityReport, MissingStep, Stage, eligibility, eligibility_checked,
-    second_test_deadline,
+    last_counted_negative, second_test_deadline,
 };
 pub use record::{
     Authorization, CheckedProgram, Confirmation, ContraceptionRecord, Dispense, Menstrual,
