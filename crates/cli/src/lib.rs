@@ -15,6 +15,7 @@ pub mod check_dispense;
 pub mod dose;
 pub mod input;
 pub mod output;
+pub mod pk;
 pub mod rules;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -53,6 +54,8 @@ pub enum Command {
     Dose(dose::DoseArgs),
     /// Assess a snapshot (JSON file, or - for standard input): today's action, dose and findings.
     Assess(assess::AssessArgs),
+    /// Predicted exposure (population PK) of a dose at a kidney function, against 25 mg at normal function.
+    Pk(pk::PkArgs),
     /// Inspect and validate rule packs.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -107,6 +110,7 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Dose(args) => dose::run(&ctx, args),
         Command::Assess(args) => assess::run(&ctx, args),
         Command::Rules(cmd) => rules::run(&ctx, cmd),
+        Command::Pk(args) => pk::run(&ctx, args),
         Command::Calendar(args) => calendar::run(&ctx, args),
         Command::CheckDispense(args) => check_dispense::run(&ctx, args),
     }

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod ctcae;
 pub mod dose;
 pub mod error;
+pub mod exposure;
 pub mod finding;
 pub mod interactions;
 pub mod ladder;

@@ -21,13 +21,19 @@ fn absurd_values_name_the_field_the_value_and_the_accepted_form() {
     s["labs"][0]["value"] = json!(0.0);
     let e = err_of(&s);
     assert_eq!(e.field(), "labs[0].value");
-    assert!(e.to_string().contains("serum creatinine from 0.1 to 25"), "{e}");
+    assert!(
+        e.to_string().contains("serum creatinine from 0.1 to 25"),
+        "{e}"
+    );
 
     let mut s = base();
     s["patient"]["weight_kg"] = json!(700);
     let e = err_of(&s);
     assert_eq!(e.field(), "patient.weight_kg");
-    assert!(e.to_string().contains("700") && e.to_string().contains("20 to 300 kg"), "{e}");
+    assert!(
+        e.to_string().contains("700") && e.to_string().contains("20 to 300 kg"),
+        "{e}"
+    );
 
     // Platelets in /mcL sent as 10*9/L: 150,000 x 10^9/L.
     let mut s = base();
@@ -47,7 +53,10 @@ fn unknown_units_and_terms_list_what_is_accepted() {
     lab(&mut s, "anc", 1.5, "K/uL", 0);
     let e = err_of(&s);
     assert_eq!(e.field(), "labs[3].unit");
-    assert!(e.to_string().contains("10*9/L") && e.to_string().contains("/mm3"), "{e}");
+    assert!(
+        e.to_string().contains("10*9/L") && e.to_string().contains("/mm3"),
+        "{e}"
+    );
 
     let mut s = base();
     s["adverse_events"] = json!([{ "term": "rashy", "grade": 3, "onset": ago(1) }]);
@@ -96,11 +105,13 @@ fn histories_that_contradict_themselves_are_refused() {
     assert_eq!(err_of(&s).field(), "treatment.interruptions[1].start");
     // Ends before it starts.
     let mut s = base();
-    s["treatment"]["interruptions"] = json!([{ "start": ago(10), "end": ago(12), "cause": "neutropenia" }]);
+    s["treatment"]["interruptions"] =
+        json!([{ "start": ago(10), "end": ago(12), "cause": "neutropenia" }]);
     assert_eq!(err_of(&s).field(), "treatment.interruptions[0].end");
     // An interruption before the first dose.
     let mut s = base();
-    s["treatment"]["interruptions"] = json!([{ "start": ago(90), "end": ago(80), "cause": "neutropenia" }]);
+    s["treatment"]["interruptions"] =
+        json!([{ "start": ago(90), "end": ago(80), "cause": "neutropenia" }]);
     assert_eq!(err_of(&s).field(), "treatment.interruptions[0].start");
     // Age and birth date both.
     let mut s = base();
@@ -108,14 +119,17 @@ fn histories_that_contradict_themselves_are_refused() {
     assert!(matches!(err_of(&s), InputError::Contradiction { .. }));
     // A resolved adverse event that ends before it starts; a current grade above the worst.
     let mut s = base();
-    s["adverse_events"] = json!([{ "term": "rash", "grade": 2, "onset": ago(2), "resolved_on": ago(5) }]);
+    s["adverse_events"] =
+        json!([{ "term": "rash", "grade": 2, "onset": ago(2), "resolved_on": ago(5) }]);
     assert_eq!(err_of(&s).field(), "adverse_events[0].resolved_on");
     let mut s = base();
-    s["adverse_events"] = json!([{ "term": "rash", "grade": 2, "current_grade": 3, "onset": ago(2) }]);
+    s["adverse_events"] =
+        json!([{ "term": "rash", "grade": 2, "current_grade": 3, "onset": ago(2) }]);
     assert_eq!(err_of(&s).field(), "adverse_events[0].current_grade");
     // Dosing days outside the cycle.
     let mut s = base();
-    s["treatment"]["current"] = json!({ "dose_mg": 25, "frequency": "once_daily", "days_on": [1, 30], "cycle_days": 28 });
+    s["treatment"]["current"] =
+        json!({ "dose_mg": 25, "frequency": "once_daily", "days_on": [1, 30], "cycle_days": 28 });
     assert_eq!(err_of(&s).field(), "treatment.current.days_on");
     // A dexamethasone schedule the regimen does not use.
     let mut s = base();
@@ -128,11 +142,26 @@ fn histories_that_contradict_themselves_are_refused() {
 #[test]
 fn malformed_json_names_the_field() {
     for (text, needle) in [
-        (r#"{"patient": {"age_years": 60, "weight_kg": 80}, "regimen": "mm_rd", "treatment": {"status": "not_started"}}"#, "sex"),
-        (r#"{"patient": {"age_years": 60, "sex": "male"}, "regimen": "mm", "treatment": {"status": "not_started"}}"#, "mm_rd"),
-        (r#"{"patient": {"age_years": 60, "sex": "male"}, "regimen": "mm_rd", "treatment": {"status": "not_started"}, "colour": 1}"#, "colour"),
-        (r#"{"patient": {"age_years": "sixty", "sex": "male"}, "regimen": "mm_rd", "treatment": {"status": "not_started"}}"#, "sixty"),
-        (r#"{"patient": {"age_years": 60, "sex": "male"}, "regimen": "mm_rd", "treatment": {"status": "active", "current": {"dose_mg": 7.5, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 28}}}"#, "2.5, 5, 10, 15, 20, 25"),
+        (
+            r#"{"patient": {"age_years": 60, "weight_kg": 80}, "regimen": "mm_rd", "treatment": {"status": "not_started"}}"#,
+            "sex",
+        ),
+        (
+            r#"{"patient": {"age_years": 60, "sex": "male"}, "regimen": "mm", "treatment": {"status": "not_started"}}"#,
+            "mm_rd",
+        ),
+        (
+            r#"{"patient": {"age_years": 60, "sex": "male"}, "regimen": "mm_rd", "treatment": {"status": "not_started"}, "colour": 1}"#,
+            "colour",
+        ),
+        (
+            r#"{"patient": {"age_years": "sixty", "sex": "male"}, "regimen": "mm_rd", "treatment": {"status": "not_started"}}"#,
+            "sixty",
+        ),
+        (
+            r#"{"patient": {"age_years": 60, "sex": "male"}, "regimen": "mm_rd", "treatment": {"status": "active", "current": {"dose_mg": 7.5, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 28}}}"#,
+            "2.5, 5, 10, 15, 20, 25",
+        ),
         ("{", "EOF"),
     ] {
         let e = Snapshot::from_json(text).unwrap_err();

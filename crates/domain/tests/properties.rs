@@ -129,6 +129,13 @@ proptest! {
 #[test]
 fn every_frequency_is_a_known_value() {
     // Keeps the property above honest: the strategies cover both frequencies through the renal rows.
-    let s = renal::starting_dose(pack(), RegimenId::MmRd, KidneyFunction { crcl: Some(CrCl::new(20.0).unwrap()), dialysis: false });
+    let s = renal::starting_dose(
+        pack(),
+        RegimenId::MmRd,
+        KidneyFunction {
+            crcl: Some(CrCl::new(20.0).unwrap()),
+            dialysis: false,
+        },
+    );
     assert_eq!(s.schedule.frequency, Frequency::Every48Hours);
 }

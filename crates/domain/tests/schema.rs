@@ -55,8 +55,10 @@ fn examples() -> Vec<(String, serde_json::Value)> {
 
 #[test]
 fn examples_and_their_assessments_follow_the_schemas() {
-    let snapshot_schema: serde_json::Value = serde_json::from_str(&schema_text::<Snapshot>()).unwrap();
-    let assessment_schema: serde_json::Value = serde_json::from_str(&schema_text::<Assessment>()).unwrap();
+    let snapshot_schema: serde_json::Value =
+        serde_json::from_str(&schema_text::<Snapshot>()).unwrap();
+    let assessment_schema: serde_json::Value =
+        serde_json::from_str(&schema_text::<Assessment>()).unwrap();
     let snapshots = jsonschema::validator_for(&snapshot_schema).unwrap();
     let assessments = jsonschema::validator_for(&assessment_schema).unwrap();
     for (name, value) in examples() {
