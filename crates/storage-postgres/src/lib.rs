@@ -1,0 +1,268 @@
+//! The PostgreSQL backend: several stateless `lenaguard` processes on one database (scale-out).
+//!
+//! Every command transaction first takes a transaction-scoped advisory lock (`pg_advisory_xact_lock`), so that
+//! commands from every process are judged and appended to the audit chain one at a time, and the checks read
+//! the state they write to (READ COMMITTED reads the latest commit after the lock is granted). The unique
+//! indexes of the migration enforce the program's invariants regardless. Connections set `DateStyle` to ISO so
+//! dates read back as `YYYY-MM-DD`.
+#![forbid(unsafe_code)]
+
+mod rows;
+
+use async_trait::async_trait;
+use lenaguard_storage::StorageError;
+use lenaguard_storage::audit::{AuditRow, ChainHead};
+use lenaguard_storage::records::{
+    AuthorizationRow, ConfirmationRow, OrganisationRow, PatientFile, PrescriptionRow, UserRow,
+    Write,
+};
+use lenaguard_storage::store::{Remembered, Store, StoreTx};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The key of the advisory lock that serialises command transactions (an arbitrary constant: "LENAGUAR").
+const CHAIN_LOCK: i64 = 0x4C45_4E41_4755_4152;
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// Map a driver error once: a violated constraint is named by its index; anything else is a database error
+/// (PostgreSQL's messages name constraints, not row values).
+pub(crate) fn db(e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(d) = &e
+        && (d.is_unique_violation() || d.is_check_violation() || d.is_foreign_key_violation())
+    {
+        let constraint = d.constraint().unwrap_or(d.message()).to_string();
+        return StorageError::Constraint { constraint };
+    }
+    StorageError::Database(e.to_string())
+}
+
+impl PostgresStore {
+    /// Connect to a `postgres://` URL and migrate.
+    pub async fn open(url: &str) -> Result<PostgresStore, StorageError> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|_| {
+                StorageError::config(
+                    "database-url",
+                    redact(url),
+                    "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+                )
+            })?
+            .options([("DateStyle", "ISO")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(db)?;
+        let store = PostgresStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A URL with its password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StorageError::Database(format!("migration: {e}")))
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>, StorageError> {
+        let tx = self.pool.begin().await.map_err(db)?;
+        Ok(Box::new(PgTx { tx, seq: 0 }))
+    }
+
+    async fn patient_file(&self, patient: &str) -> Result<Option<PatientFile>, StorageError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        rows::patient_file(&mut conn, patient).await
+    }
+
+    async fn patient_ids(&self) -> Result<Vec<String>, StorageError> {
+        sqlx::query_scalar("SELECT id FROM patients ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, StorageError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, prev_hash, hash, event FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, prev_hash, hash, event)| AuditRow {
+                seq,
+                prev_hash,
+                hash,
+                event,
+            })
+            .collect())
+    }
+
+    async fn backup(&self, _path: &Path) -> Result<(), StorageError> {
+        Err(StorageError::config(
+            "database-url",
+            "postgres://...",
+            "a sqlite:// database; back up PostgreSQL with pg_dump --format=custom and restore with pg_restore (README)",
+        ))
+    }
+}
+
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+    seq: i64,
+}
+
+#[async_trait]
+impl StoreTx for PgTx {
+    async fn chain_head(&mut self) -> Result<ChainHead, StorageError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHAIN_LOCK)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db)?;
+        let head = row.map_or_else(ChainHead::genesis, |(seq, hash)| ChainHead { seq, hash });
+        self.seq = head.seq + 1;
+        Ok(head)
+    }
+
+    async fn remembered(&mut self, key: &str) -> Result<Option<Remembered>, StorageError> {
+        let row: Option<(String, i64, String, String, String)> = sqlx::query_as(
+            "SELECT i.request_hash, a.seq, a.prev_hash, a.hash, a.event
+             FROM idempotency i JOIN audit_events a ON a.seq = i.seq WHERE i.key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(
+            row.map(|(request_hash, seq, prev_hash, hash, event)| Remembered {
+                request_hash,
+                event: AuditRow {
+                    seq,
+                    prev_hash,
+                    hash,
+                    event,
+                },
+            }),
+        )
+    }
+
+    async fn user(&mut self, id: &str) -> Result<Option<UserRow>, StorageError> {
+        rows::user(&mut self.tx, id).await
+    }
+
+    async fn organisation(&mut self, id: &str) -> Result<Option<OrganisationRow>, StorageError> {
+        rows::organisation(&mut self.tx, id).await
+    }
+
+    async fn patient_by_identity(
+        &mut self,
+        identity: &str,
+    ) -> Result<Option<String>, StorageError> {
+        sqlx::query_scalar("SELECT id FROM patients WHERE identity = $1")
+            .bind(identity)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)
+    }
+
+    async fn patient_file(&mut self, patient: &str) -> Result<Option<PatientFile>, StorageError> {
+        rows::patient_file(&mut self.tx, patient).await
+    }
+
+    async fn prescription(&mut self, id: &str) -> Result<Option<PrescriptionRow>, StorageError> {
+        rows::prescription(&mut self.tx, id).await
+    }
+
+    async fn authorization(
+        &mut self,
+        number: &str,
+    ) -> Result<Option<AuthorizationRow>, StorageError> {
+        rows::authorization(&mut self.tx, number).await
+    }
+
+    async fn confirmation(
+        &mut self,
+        number: &str,
+    ) -> Result<Option<ConfirmationRow>, StorageError> {
+        rows::confirmation(&mut self.tx, number).await
+    }
+
+    async fn apply(&mut self, write: &Write) -> Result<(), StorageError> {
+        rows::apply(&mut self.tx, write, self.seq).await
+    }
+
+    async fn append(
+        &mut self,
+        row: &AuditRow,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO audit_events (seq, prev_hash, hash, event) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(row.seq)
+        .bind(&row.prev_hash)
+        .bind(&row.hash)
+        .bind(&row.event)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("INSERT INTO idempotency (key, request_hash, seq) VALUES ($1, $2, $3)")
+            .bind(key)
+            .bind(request_hash)
+            .bind(row.seq)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        self.tx.commit().await.map_err(db)
+    }
+}

@@ -1,0 +1,513 @@
+//! SQL for reading rows back and applying the workflow's writes (PostgreSQL dialect; dates are bound as text and cast, and read back as ISO text).
+
+use crate::db;
+use lenaguard_storage::StorageError;
+use lenaguard_storage::codec::{date, from_json, int, json, name, opt_date, parse};
+use lenaguard_storage::records::{
+    AuthorizationRow, ConfirmationRow, DispenseRow, OrganisationRow, PatientFile, PatientRow,
+    PrescriptionRow, RecordRow, UserRow, Write,
+};
+use sqlx::{FromRow, PgConnection};
+
+#[derive(FromRow)]
+struct Org {
+    id: String,
+    kind: String,
+    name: String,
+    certified_until: Option<String>,
+}
+
+pub async fn organisation(
+    c: &mut PgConnection,
+    id: &str,
+) -> Result<Option<OrganisationRow>, StorageError> {
+    let r: Option<Org> = sqlx::query_as(
+        "SELECT id, kind, name, certified_until::text AS certified_until FROM organisations WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await
+    .map_err(db)?;
+    r.map(|r| {
+        Ok(OrganisationRow {
+            kind: parse(&r.kind, "organisations.kind")?,
+            certified_until: opt_date(r.certified_until, "organisations.certified_until")?,
+            id: r.id,
+            name: r.name,
+        })
+    })
+    .transpose()
+}
+
+#[derive(FromRow)]
+struct User {
+    id: String,
+    organisation: String,
+    name: String,
+    role: String,
+    certified_until: Option<String>,
+}
+
+pub async fn user(c: &mut PgConnection, id: &str) -> Result<Option<UserRow>, StorageError> {
+    let r: Option<User> = sqlx::query_as(
+        "SELECT id, organisation, name, role, certified_until::text AS certified_until FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await
+    .map_err(db)?;
+    r.map(|r| {
+        Ok(UserRow {
+            role: parse(&r.role, "users.role")?,
+            certified_until: opt_date(r.certified_until, "users.certified_until")?,
+            id: r.id,
+            organisation: r.organisation,
+            name: r.name,
+        })
+    })
+    .transpose()
+}
+
+#[derive(FromRow)]
+struct Patient {
+    id: String,
+    identity: String,
+    sex: String,
+    birth_date: String,
+    category: String,
+    agreement_signed_on: String,
+    guardian: Option<String>,
+    prescriber: String,
+    regimen: String,
+    not_reproductive: Option<String>,
+    planned_start: Option<String>,
+    status: String,
+    start_date: Option<String>,
+    last_dose: Option<String>,
+}
+
+impl Patient {
+    fn into_row(self) -> Result<PatientRow, StorageError> {
+        Ok(PatientRow {
+            sex: parse(&self.sex, "patients.sex")?,
+            birth_date: date(&self.birth_date, "patients.birth_date")?,
+            category: parse(&self.category, "patients.category")?,
+            agreement_signed_on: date(&self.agreement_signed_on, "patients.agreement_signed_on")?,
+            regimen: parse(&self.regimen, "patients.regimen")?,
+            not_of_reproductive_potential: self
+                .not_reproductive
+                .as_deref()
+                .map(|s| from_json(s, "patients.not_reproductive"))
+                .transpose()?,
+            planned_start: opt_date(self.planned_start, "patients.planned_start")?,
+            status: parse(&self.status, "patients.status")?,
+            start_date: opt_date(self.start_date, "patients.start_date")?,
+            last_dose: opt_date(self.last_dose, "patients.last_dose")?,
+            id: self.id,
+            identity: self.identity,
+            guardian: self.guardian,
+            prescriber: self.prescriber,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct Record {
+    id: String,
+    patient: String,
+    kind: String,
+    on_date: String,
+    body: String,
+}
+
+#[derive(FromRow)]
+struct Prescription {
+    id: String,
+    patient: String,
+    prescriber: String,
+    date: String,
+    schedule: String,
+    quantity: i64,
+    days_supply: i64,
+    refills: i64,
+    telephone: bool,
+}
+
+impl Prescription {
+    fn into_row(self) -> Result<PrescriptionRow, StorageError> {
+        Ok(PrescriptionRow {
+            date: date(&self.date, "prescriptions.date")?,
+            schedule: from_json(&self.schedule, "prescriptions.schedule")?,
+            quantity: int(self.quantity, "prescriptions.quantity")?,
+            days_supply: int(self.days_supply, "prescriptions.days_supply")?,
+            refills: int(self.refills, "prescriptions.refills")?,
+            telephone: self.telephone,
+            id: self.id,
+            patient: self.patient,
+            prescriber: self.prescriber,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct Authorization {
+    number: String,
+    prescription: String,
+    patient: String,
+    issued_on: String,
+    valid_through: String,
+    status: String,
+}
+
+impl Authorization {
+    fn into_row(self) -> Result<AuthorizationRow, StorageError> {
+        Ok(AuthorizationRow {
+            issued_on: date(&self.issued_on, "authorizations.issued_on")?,
+            valid_through: date(&self.valid_through, "authorizations.valid_through")?,
+            status: parse(&self.status, "authorizations.status")?,
+            number: self.number,
+            prescription: self.prescription,
+            patient: self.patient,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct Confirmation {
+    number: String,
+    authorization_number: String,
+    pharmacy: String,
+    issued_on: String,
+    valid_through: String,
+}
+
+impl Confirmation {
+    fn into_row(self) -> Result<ConfirmationRow, StorageError> {
+        Ok(ConfirmationRow {
+            issued_on: date(&self.issued_on, "confirmations.issued_on")?,
+            valid_through: date(&self.valid_through, "confirmations.valid_through")?,
+            number: self.number,
+            authorization: self.authorization_number,
+            pharmacy: self.pharmacy,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct Dispense {
+    id: String,
+    authorization_number: String,
+    confirmation: String,
+    patient: String,
+    pharmacy: String,
+    pharmacist: String,
+    date: String,
+    days_supply: i64,
+    quantity: i64,
+    counselling: String,
+}
+
+impl Dispense {
+    fn into_row(self) -> Result<DispenseRow, StorageError> {
+        Ok(DispenseRow {
+            date: date(&self.date, "dispenses.date")?,
+            days_supply: int(self.days_supply, "dispenses.days_supply")?,
+            quantity: int(self.quantity, "dispenses.quantity")?,
+            counselling: from_json(&self.counselling, "dispenses.counselling")?,
+            id: self.id,
+            authorization: self.authorization_number,
+            confirmation: self.confirmation,
+            patient: self.patient,
+            pharmacy: self.pharmacy,
+            pharmacist: self.pharmacist,
+        })
+    }
+}
+
+const PRESCRIPTION: &str = "SELECT id, patient, prescriber, date::text AS date, schedule, quantity, days_supply, refills, telephone FROM prescriptions";
+const AUTHORIZATION: &str = "SELECT number, prescription, patient, issued_on::text AS issued_on, valid_through::text AS valid_through, status FROM authorizations";
+const CONFIRMATION: &str = "SELECT number, authorization_number, pharmacy, issued_on::text AS issued_on, valid_through::text AS valid_through FROM confirmations";
+
+pub async fn prescription(
+    c: &mut PgConnection,
+    id: &str,
+) -> Result<Option<PrescriptionRow>, StorageError> {
+    let r: Option<Prescription> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PRESCRIPTION} WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(c)
+            .await
+            .map_err(db)?;
+    r.map(Prescription::into_row).transpose()
+}
+
+pub async fn authorization(
+    c: &mut PgConnection,
+    number: &str,
+) -> Result<Option<AuthorizationRow>, StorageError> {
+    let r: Option<Authorization> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{AUTHORIZATION} WHERE number = $1"
+    )))
+    .bind(number)
+    .fetch_optional(c)
+    .await
+    .map_err(db)?;
+    r.map(Authorization::into_row).transpose()
+}
+
+pub async fn confirmation(
+    c: &mut PgConnection,
+    number: &str,
+) -> Result<Option<ConfirmationRow>, StorageError> {
+    let r: Option<Confirmation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CONFIRMATION} WHERE number = $1"
+    )))
+    .bind(number)
+    .fetch_optional(c)
+    .await
+    .map_err(db)?;
+    r.map(Confirmation::into_row).transpose()
+}
+
+pub async fn patient_file(
+    c: &mut PgConnection,
+    id: &str,
+) -> Result<Option<PatientFile>, StorageError> {
+    let p: Option<Patient> = sqlx::query_as(
+        "SELECT id, identity, sex, birth_date::text AS birth_date, category, agreement_signed_on::text AS agreement_signed_on, guardian, prescriber, regimen, not_reproductive, planned_start::text AS planned_start, status, start_date::text AS start_date, last_dose::text AS last_dose FROM patients WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(db)?;
+    let Some(p) = p else { return Ok(None) };
+    let records: Vec<Record> = sqlx::query_as(
+        "SELECT id, patient, kind, on_date::text AS on_date, body FROM patient_records WHERE patient = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    let prescriptions: Vec<Prescription> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PRESCRIPTION} WHERE patient = $1 ORDER BY seq"
+    )))
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    let authorizations: Vec<Authorization> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{AUTHORIZATION} WHERE patient = $1 ORDER BY seq"
+    )))
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    let confirmations: Vec<Confirmation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CONFIRMATION} WHERE patient = $1 ORDER BY seq"
+    )))
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    let dispenses: Vec<Dispense> = sqlx::query_as(
+        "SELECT id, authorization_number, confirmation, patient, pharmacy, pharmacist, date::text AS date, days_supply, quantity, counselling FROM dispenses WHERE patient = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    Ok(Some(PatientFile {
+        patient: p.into_row()?,
+        records: records
+            .into_iter()
+            .map(|r| {
+                Ok(RecordRow {
+                    kind: parse(&r.kind, "patient_records.kind")?,
+                    on: date(&r.on_date, "patient_records.on_date")?,
+                    body: from_json(&r.body, "patient_records.body")?,
+                    id: r.id,
+                    patient: r.patient,
+                })
+            })
+            .collect::<Result<_, StorageError>>()?,
+        prescriptions: prescriptions
+            .into_iter()
+            .map(Prescription::into_row)
+            .collect::<Result<_, _>>()?,
+        authorizations: authorizations
+            .into_iter()
+            .map(Authorization::into_row)
+            .collect::<Result<_, _>>()?,
+        confirmations: confirmations
+            .into_iter()
+            .map(Confirmation::into_row)
+            .collect::<Result<_, _>>()?,
+        dispenses: dispenses
+            .into_iter()
+            .map(Dispense::into_row)
+            .collect::<Result<_, _>>()?,
+    }))
+}
+
+fn d(v: &jiff::civil::Date) -> String {
+    v.to_string()
+}
+
+fn od(v: &Option<jiff::civil::Date>) -> Option<String> {
+    v.as_ref().map(d)
+}
+
+pub async fn apply(c: &mut PgConnection, w: &Write, seq: i64) -> Result<(), StorageError> {
+    let q = match w {
+        Write::InsertOrganisation(o) => sqlx::query(
+            "INSERT INTO organisations (id, kind, name, certified_until) VALUES ($1, $2, $3, $4::date)",
+        )
+        .bind(&o.id)
+        .bind(name(&o.kind))
+        .bind(&o.name)
+        .bind(od(&o.certified_until)),
+        Write::InsertUser(u) => sqlx::query(
+            "INSERT INTO users (id, organisation, name, role, certified_until) VALUES ($1, $2, $3, $4, $5::date)",
+        )
+        .bind(&u.id)
+        .bind(&u.organisation)
+        .bind(&u.name)
+        .bind(name(&u.role))
+        .bind(od(&u.certified_until)),
+        Write::CertifyUser { user, until } => {
+            sqlx::query("UPDATE users SET certified_until = $2::date WHERE id = $1")
+                .bind(user)
+                .bind(d(until))
+        }
+        Write::CertifyOrganisation {
+            organisation,
+            until,
+        } => sqlx::query("UPDATE organisations SET certified_until = $2::date WHERE id = $1")
+            .bind(organisation)
+            .bind(d(until)),
+        Write::InsertPatient(p) => sqlx::query(
+            "INSERT INTO patients (id, identity, sex, birth_date, category, agreement_signed_on, guardian,
+                prescriber, regimen, not_reproductive, planned_start, status, start_date, last_dose)
+             VALUES ($1, $2, $3, $4::date, $5, $6::date, $7, $8, $9, $10, $11::date, $12, $13::date, $14::date)",
+        )
+        .bind(&p.id)
+        .bind(&p.identity)
+        .bind(name(&p.sex))
+        .bind(d(&p.birth_date))
+        .bind(name(&p.category))
+        .bind(d(&p.agreement_signed_on))
+        .bind(&p.guardian)
+        .bind(&p.prescriber)
+        .bind(name(&p.regimen))
+        .bind(p.not_of_reproductive_potential.as_ref().map(json).transpose()?)
+        .bind(od(&p.planned_start))
+        .bind(name(&p.status))
+        .bind(od(&p.start_date))
+        .bind(od(&p.last_dose)),
+        Write::UpdatePatient(p) => sqlx::query(
+            "UPDATE patients SET category = $2, not_reproductive = $3, planned_start = $4::date, status = $5,
+                start_date = $6::date, last_dose = $7::date WHERE id = $1",
+        )
+        .bind(&p.id)
+        .bind(name(&p.category))
+        .bind(p.not_of_reproductive_potential.as_ref().map(json).transpose()?)
+        .bind(od(&p.planned_start))
+        .bind(name(&p.status))
+        .bind(od(&p.start_date))
+        .bind(od(&p.last_dose)),
+        Write::InsertRecord(r) => sqlx::query(
+            "INSERT INTO patient_records (id, patient, kind, on_date, body, seq) VALUES ($1, $2, $3, $4::date, $5, $6)",
+        )
+        .bind(&r.id)
+        .bind(&r.patient)
+        .bind(r.kind.as_str())
+        .bind(d(&r.on))
+        .bind(json(&r.body)?)
+        .bind(seq),
+        Write::InsertPrescription(p) => sqlx::query(
+            "INSERT INTO prescriptions (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply,
+                refills, telephone, seq) VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&p.id)
+        .bind(&p.patient)
+        .bind(&p.prescriber)
+        .bind(d(&p.date))
+        .bind(p.schedule.dose_mg.mg())
+        .bind(json(&p.schedule)?)
+        .bind(i64::from(p.quantity))
+        .bind(i64::from(p.days_supply))
+        .bind(i64::from(p.refills))
+        .bind(p.telephone)
+        .bind(seq),
+        Write::InsertAuthorization(a) => sqlx::query(
+            "INSERT INTO authorizations (number, prescription, patient, issued_on, valid_through, status, seq)
+             VALUES ($1, $2, $3, $4::date, $5::date, $6, $7)",
+        )
+        .bind(&a.number)
+        .bind(&a.prescription)
+        .bind(&a.patient)
+        .bind(d(&a.issued_on))
+        .bind(d(&a.valid_through))
+        .bind(a.status.as_str())
+        .bind(seq),
+        Write::InsertConfirmation(x) => sqlx::query(
+            "INSERT INTO confirmations (number, authorization_number, pharmacy, patient, issued_on, valid_through, seq)
+             SELECT $1, $2, $3, patient, $4::date, $5::date, $6 FROM authorizations WHERE number = $2",
+        )
+        .bind(&x.number)
+        .bind(&x.authorization)
+        .bind(&x.pharmacy)
+        .bind(d(&x.issued_on))
+        .bind(d(&x.valid_through))
+        .bind(seq),
+        Write::InsertDispense(x) => {
+            sqlx::query(
+                "INSERT INTO dispenses (id, authorization_number, confirmation, patient, pharmacy, pharmacist, date,
+                    days_supply, quantity, counselling, seq) VALUES ($1, $2, $3, $4, $5, $6, $7::date, $8, $9, $10, $11)",
+            )
+            .bind(&x.id)
+            .bind(&x.authorization)
+            .bind(&x.confirmation)
+            .bind(&x.patient)
+            .bind(&x.pharmacy)
+            .bind(&x.pharmacist)
+            .bind(d(&x.date))
+            .bind(i64::from(x.days_supply))
+            .bind(i64::from(x.quantity))
+            .bind(json(&x.counselling)?)
+            .bind(seq)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+            sqlx::query("UPDATE authorizations SET status = 'used' WHERE number = $1 AND status = 'active'")
+                .bind(&x.authorization)
+        }
+    };
+    let done = q.execute(&mut *c).await.map_err(db)?;
+    if done.rows_affected() != 1 {
+        return Err(StorageError::Constraint {
+            constraint: format!(
+                "{} changed {} rows, expected 1",
+                write_name(w),
+                done.rows_affected()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn write_name(w: &Write) -> &'static str {
+    match w {
+        Write::InsertOrganisation(_) => "insert organisation",
+        Write::InsertUser(_) => "insert user",
+        Write::CertifyUser { .. } => "certify user",
+        Write::CertifyOrganisation { .. } => "certify organisation",
+        Write::InsertPatient(_) => "insert patient",
+        Write::UpdatePatient(_) => "update patient",
+        Write::InsertRecord(_) => "insert record",
+        Write::InsertPrescription(_) => "insert prescription",
+        Write::InsertAuthorization(_) => "insert authorization",
+        Write::InsertConfirmation(_) => "insert confirmation",
+        Write::InsertDispense(_) => "dispense (authorization no longer active)",
+    }
+}

@@ -1,0 +1,307 @@
+//! The SQLite backend: one bundled database file, the default for a clinic or a laptop.
+//!
+//! WAL journal, foreign keys on, a busy timeout so that several processes on one file wait rather than fail.
+//! Every command transaction starts with `BEGIN IMMEDIATE`, which takes the database write lock before
+//! anything is read: commands are judged one at a time, so the audit chain never forks and the checks see the
+//! state they write to. The unique indexes of the migration enforce the program's invariants regardless.
+#![forbid(unsafe_code)]
+
+mod rows;
+
+use async_trait::async_trait;
+use lenaguard_storage::StorageError;
+use lenaguard_storage::audit::{AuditRow, ChainHead};
+use lenaguard_storage::records::{
+    AuthorizationRow, ConfirmationRow, OrganisationRow, PatientFile, PrescriptionRow, UserRow,
+    Write,
+};
+use lenaguard_storage::store::{Remembered, Store, StoreTx};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The default database file, in the working directory.
+pub const DEFAULT_PATH: &str = "./lenaguard.db";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+/// Map a driver error once: a unique or check violation names the invariant; anything else is a database error
+/// whose text carries no row values.
+pub(crate) fn db(e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(d) = &e
+        && (d.is_unique_violation() || d.is_check_violation() || d.is_foreign_key_violation())
+    {
+        let msg = d.message();
+        let constraint = if msg.contains("dispenses.authorization_number") {
+            "one_dispense_per_authorization".to_string()
+        } else if msg.contains("authorizations.prescription") {
+            "one_active_authorization_per_prescription".to_string()
+        } else if msg.contains("patients.identity") {
+            "one_enrollment_per_identity".to_string()
+        } else {
+            msg.to_string()
+        };
+        return StorageError::Constraint { constraint };
+    }
+    StorageError::Database(e.to_string())
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at a `sqlite://PATH` URL or a plain path, and migrate it.
+    pub async fn open(url_or_path: &str) -> Result<SqliteStore, StorageError> {
+        let path = url_or_path
+            .strip_prefix("sqlite://")
+            .or_else(|| url_or_path.strip_prefix("sqlite:"))
+            .unwrap_or(url_or_path);
+        if path.is_empty() || path.contains(":memory:") || path.contains('?') {
+            return Err(StorageError::config(
+                "database-url",
+                url_or_path,
+                "sqlite://PATH or a file path (a file: the store must outlive the process)",
+            ));
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(|_| {
+                StorageError::config("database-url", url_or_path, "sqlite://PATH or a file path")
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(db)?;
+        let store = SqliteStore {
+            pool,
+            path: PathBuf::from(path),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Replace the database with a backup file: the backup is checked (it must open as a Lenaguard database with an
+    /// intact audit chain) before it is copied over `target`. The target must not be open elsewhere.
+    pub async fn restore(backup: &Path, target: &Path) -> Result<(), StorageError> {
+        let probe = SqliteStore::open(&backup.to_string_lossy()).await?;
+        let report = lenaguard_storage::verify_audit(&probe).await?;
+        probe.pool.close().await;
+        if let Some(b) = report.broken {
+            return Err(StorageError::corrupt(
+                format!("backup {}", backup.display()),
+                format!("audit event {} is broken: {}", b.seq, b.why),
+            ));
+        }
+        for suffix in ["-wal", "-shm"] {
+            let side = PathBuf::from(format!("{}{suffix}", target.display()));
+            if side.exists() {
+                std::fs::remove_file(&side).map_err(|e| StorageError::Database(e.to_string()))?;
+            }
+        }
+        std::fs::copy(backup, target).map_err(|e| StorageError::Database(e.to_string()))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StorageError::Database(format!("migration: {e}")))
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>, StorageError> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        Ok(Box::new(SqliteTx { tx, seq: 0 }))
+    }
+
+    async fn patient_file(&self, patient: &str) -> Result<Option<PatientFile>, StorageError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        rows::patient_file(&mut conn, patient).await
+    }
+
+    async fn patient_ids(&self) -> Result<Vec<String>, StorageError> {
+        sqlx::query_scalar("SELECT id FROM patients ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, StorageError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, prev_hash, hash, event FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, prev_hash, hash, event)| AuditRow {
+                seq,
+                prev_hash,
+                hash,
+                event,
+            })
+            .collect())
+    }
+
+    async fn backup(&self, path: &Path) -> Result<(), StorageError> {
+        if path.exists() {
+            return Err(StorageError::config(
+                "FILE",
+                path.display(),
+                "a path where no file exists yet (a backup never overwrites)",
+            ));
+        }
+        // VACUUM INTO writes a consistent, compacted copy while other connections keep working.
+        sqlx::query("VACUUM INTO ?1")
+            .bind(path.to_string_lossy().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+    /// The seq of the event this transaction appends (set by `chain_head`).
+    seq: i64,
+}
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn chain_head(&mut self) -> Result<ChainHead, StorageError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db)?;
+        let head = row.map_or_else(ChainHead::genesis, |(seq, hash)| ChainHead { seq, hash });
+        self.seq = head.seq + 1;
+        Ok(head)
+    }
+
+    async fn remembered(&mut self, key: &str) -> Result<Option<Remembered>, StorageError> {
+        let row: Option<(String, i64, String, String, String)> = sqlx::query_as(
+            "SELECT i.request_hash, a.seq, a.prev_hash, a.hash, a.event
+             FROM idempotency i JOIN audit_events a ON a.seq = i.seq WHERE i.key = ?1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(
+            row.map(|(request_hash, seq, prev_hash, hash, event)| Remembered {
+                request_hash,
+                event: AuditRow {
+                    seq,
+                    prev_hash,
+                    hash,
+                    event,
+                },
+            }),
+        )
+    }
+
+    async fn user(&mut self, id: &str) -> Result<Option<UserRow>, StorageError> {
+        rows::user(&mut self.tx, id).await
+    }
+
+    async fn organisation(&mut self, id: &str) -> Result<Option<OrganisationRow>, StorageError> {
+        rows::organisation(&mut self.tx, id).await
+    }
+
+    async fn patient_by_identity(
+        &mut self,
+        identity: &str,
+    ) -> Result<Option<String>, StorageError> {
+        sqlx::query_scalar("SELECT id FROM patients WHERE identity = ?1")
+            .bind(identity)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)
+    }
+
+    async fn patient_file(&mut self, patient: &str) -> Result<Option<PatientFile>, StorageError> {
+        rows::patient_file(&mut self.tx, patient).await
+    }
+
+    async fn prescription(&mut self, id: &str) -> Result<Option<PrescriptionRow>, StorageError> {
+        rows::prescription(&mut self.tx, id).await
+    }
+
+    async fn authorization(
+        &mut self,
+        number: &str,
+    ) -> Result<Option<AuthorizationRow>, StorageError> {
+        rows::authorization(&mut self.tx, number).await
+    }
+
+    async fn confirmation(
+        &mut self,
+        number: &str,
+    ) -> Result<Option<ConfirmationRow>, StorageError> {
+        rows::confirmation(&mut self.tx, number).await
+    }
+
+    async fn apply(&mut self, write: &Write) -> Result<(), StorageError> {
+        rows::apply(&mut self.tx, write, self.seq).await
+    }
+
+    async fn append(
+        &mut self,
+        row: &AuditRow,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO audit_events (seq, prev_hash, hash, event) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(row.seq)
+        .bind(&row.prev_hash)
+        .bind(&row.hash)
+        .bind(&row.event)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("INSERT INTO idempotency (key, request_hash, seq) VALUES (?1, ?2, ?3)")
+            .bind(key)
+            .bind(request_hash)
+            .bind(row.seq)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        self.tx.commit().await.map_err(db)
+    }
+}

@@ -1,0 +1,201 @@
+//! The current-state rows, as the workflow reads them back inside a command's transaction and as the writes it
+//! asks a backend to make. Backends own the SQL; these types are the contract between them and the workflow.
+
+use crate::command::{Counselling, OrganisationKind, Role};
+use jiff::civil::Date;
+use lenaguard_domain::dose::Schedule;
+use lenaguard_domain::program::{NotReproductive, RiskCategory};
+use lenaguard_domain::regimen::RegimenId;
+use lenaguard_domain::renal::Sex;
+use lenaguard_domain::snapshot::TreatmentStatus;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganisationRow {
+    pub id: String,
+    pub kind: OrganisationKind,
+    pub name: String,
+    /// Pharmacy certification: the last day it is valid.
+    pub certified_until: Option<Date>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: String,
+    pub organisation: String,
+    pub name: String,
+    pub role: Role,
+    /// Prescriber certification: the last day it is valid.
+    pub certified_until: Option<Date>,
+}
+
+/// The enrolled patient (one row per identity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatientRow {
+    pub id: String,
+    pub identity: String,
+    pub sex: Sex,
+    pub birth_date: Date,
+    pub category: RiskCategory,
+    pub agreement_signed_on: Date,
+    pub guardian: Option<String>,
+    pub prescriber: String,
+    pub regimen: RegimenId,
+    pub not_of_reproductive_potential: Option<NotReproductive>,
+    pub planned_start: Option<Date>,
+    pub status: TreatmentStatus,
+    /// First dispense: the first dose.
+    pub start_date: Option<Date>,
+    /// Set on discontinuation.
+    pub last_dose: Option<Date>,
+}
+
+/// The kinds of per-patient facts kept in the `patient_records` table. They are append-only facts that the
+/// engine reads whole for one patient, so they are stored as typed JSON; the invariants the database must
+/// enforce live on the dedicated prescription, authorization and dispense tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Reclassification,
+    PregnancyTest,
+    Contraception,
+    Survey,
+    Interruption,
+    Resumption,
+    Discontinuation,
+    AdverseEvent,
+    Lab,
+    FetalExposure,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Reclassification => "reclassification",
+            RecordKind::PregnancyTest => "pregnancy_test",
+            RecordKind::Contraception => "contraception",
+            RecordKind::Survey => "survey",
+            RecordKind::Interruption => "interruption",
+            RecordKind::Resumption => "resumption",
+            RecordKind::Discontinuation => "discontinuation",
+            RecordKind::AdverseEvent => "adverse_event",
+            RecordKind::Lab => "lab",
+            RecordKind::FetalExposure => "fetal_exposure",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RecordKind> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordRow {
+    pub id: String,
+    pub patient: String,
+    pub kind: RecordKind,
+    /// The date the fact is about (test date, attestation start, report date).
+    pub on: Date,
+    /// The command payload that created it (JSON).
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrescriptionRow {
+    pub id: String,
+    pub patient: String,
+    pub prescriber: String,
+    pub date: Date,
+    pub schedule: Schedule,
+    pub quantity: u32,
+    pub days_supply: u16,
+    pub refills: u16,
+    pub telephone: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizationStatus {
+    /// Issued and not yet dispensed against.
+    Active,
+    /// Dispensed against: single use.
+    Used,
+}
+
+impl AuthorizationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizationStatus::Active => "active",
+            AuthorizationStatus::Used => "used",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRow {
+    pub number: String,
+    pub prescription: String,
+    pub patient: String,
+    pub issued_on: Date,
+    pub valid_through: Date,
+    pub status: AuthorizationStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmationRow {
+    pub number: String,
+    pub authorization: String,
+    pub pharmacy: String,
+    pub issued_on: Date,
+    pub valid_through: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispenseRow {
+    pub id: String,
+    pub authorization: String,
+    pub confirmation: String,
+    pub patient: String,
+    pub pharmacy: String,
+    pub pharmacist: String,
+    pub date: Date,
+    pub days_supply: u16,
+    pub quantity: u32,
+    pub counselling: Counselling,
+}
+
+/// Everything stored about one patient: what the engine needs to judge a command about them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatientFile {
+    pub patient: PatientRow,
+    /// In insertion order.
+    pub records: Vec<RecordRow>,
+    pub prescriptions: Vec<PrescriptionRow>,
+    pub authorizations: Vec<AuthorizationRow>,
+    pub confirmations: Vec<ConfirmationRow>,
+    pub dispenses: Vec<DispenseRow>,
+}
+
+/// A change the workflow asks the backend to make, inside the command's transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    InsertOrganisation(OrganisationRow),
+    InsertUser(UserRow),
+    CertifyUser {
+        user: String,
+        until: Date,
+    },
+    CertifyOrganisation {
+        organisation: String,
+        until: Date,
+    },
+    InsertPatient(PatientRow),
+    /// Replace the mutable columns of a patient (category, status, dates).
+    UpdatePatient(PatientRow),
+    InsertRecord(RecordRow),
+    InsertPrescription(PrescriptionRow),
+    InsertAuthorization(AuthorizationRow),
+    InsertConfirmation(ConfirmationRow),
+    /// Insert the dispense and mark its authorization used.
+    InsertDispense(DispenseRow),
+}

@@ -1,0 +1,76 @@
+//! The storage trait: what a backend (SQLite, PostgreSQL) must provide. Backends hold the SQL; the program
+//! workflow ([`crate::Workflow`]) is written once against these traits, so both backends judge every command
+//! the same way. Object-safe (`Arc<dyn Store>`), so a server picks the backend at start from the URL.
+
+use crate::audit::{AuditRow, ChainHead};
+use crate::error::StorageError;
+use crate::records::{
+    AuthorizationRow, ConfirmationRow, OrganisationRow, PatientFile, PrescriptionRow, UserRow,
+    Write,
+};
+use async_trait::async_trait;
+use std::path::Path;
+
+/// A stored first answer for an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    pub request_hash: String,
+    /// The audit row that holds the first answer.
+    pub event: AuditRow,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Apply the embedded migrations (idempotent).
+    async fn migrate(&self) -> Result<(), StorageError>;
+
+    /// Begin a command transaction. It holds the audit chain lock from [`StoreTx::chain_head`] until commit or
+    /// drop, so commands are judged and appended one at a time, also across processes on one database.
+    async fn begin(&self) -> Result<Box<dyn StoreTx>, StorageError>;
+
+    /// Read one patient's file outside a command (reports, the CLI's status view).
+    async fn patient_file(&self, patient: &str) -> Result<Option<PatientFile>, StorageError>;
+
+    /// Ids of every enrolled patient, in id order (for the sweep).
+    async fn patient_ids(&self) -> Result<Vec<String>, StorageError>;
+
+    /// Audit rows with `seq > after`, in order, at most `limit`.
+    async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, StorageError>;
+
+    /// A consistent copy of the whole database to `path` (which must not exist), taken while it is in use.
+    async fn backup(&self, path: &Path) -> Result<(), StorageError>;
+}
+
+/// One command's transaction. Dropping it without [`StoreTx::commit`] rolls back everything.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// Take the chain lock and read the last audit row.
+    async fn chain_head(&mut self) -> Result<ChainHead, StorageError>;
+    async fn remembered(&mut self, key: &str) -> Result<Option<Remembered>, StorageError>;
+    async fn user(&mut self, id: &str) -> Result<Option<UserRow>, StorageError>;
+    async fn organisation(&mut self, id: &str) -> Result<Option<OrganisationRow>, StorageError>;
+    /// The patient id enrolled under an identity.
+    async fn patient_by_identity(&mut self, identity: &str)
+    -> Result<Option<String>, StorageError>;
+    async fn patient_file(&mut self, patient: &str) -> Result<Option<PatientFile>, StorageError>;
+    async fn prescription(&mut self, id: &str) -> Result<Option<PrescriptionRow>, StorageError>;
+    async fn authorization(
+        &mut self,
+        number: &str,
+    ) -> Result<Option<AuthorizationRow>, StorageError>;
+    async fn confirmation(&mut self, number: &str)
+    -> Result<Option<ConfirmationRow>, StorageError>;
+    /// Make one change. A violated database invariant is [`StorageError::Constraint`].
+    async fn apply(&mut self, write: &Write) -> Result<(), StorageError>;
+    /// Append the audit row and remember the idempotency key with it.
+    async fn append(
+        &mut self,
+        row: &AuditRow,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<(), StorageError>;
+    async fn commit(self: Box<Self>) -> Result<(), StorageError>;
+}

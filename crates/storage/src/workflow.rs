@@ -1,0 +1,1104 @@
+//! The program workflow: every command is checked against the stored state by the domain engine, then written in
+//! one transaction with its audit event; a refusal writes only the audit event; a retry with the same
+//! idempotency key returns the first answer. Written once, over [`Store`], so both backends behave the same.
+
+use crate::audit::{AuditEvent, seal};
+use crate::canonical::{sha256_hex, to_canonical};
+use crate::command::{
+    ADMIN, Answer, Command, CommandOutcome, CommandRequest, Counselling, OrganisationKind, Outcome,
+    Reason, Role,
+};
+use crate::engine::{
+    self, DiscontinuationBody, InterruptionBody, SurveyRecord, invalid_record, missing_steps,
+};
+use crate::error::StorageError;
+use crate::records::{
+    AuthorizationRow, AuthorizationStatus, ConfirmationRow, DispenseRow, OrganisationRow,
+    PatientFile, PatientRow, PrescriptionRow, RecordKind, RecordRow, UserRow, Write,
+};
+use crate::store::{Remembered, Store, StoreTx};
+use crate::{shape, survey};
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan};
+use lenaguard_domain::pack::RulePack;
+use lenaguard_domain::program::{Reclassification, Stage};
+use lenaguard_domain::snapshot::TreatmentStatus;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The program workflow over one store and one rule pack.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    store: Arc<dyn Store>,
+    pack: Arc<RulePack>,
+}
+
+/// Why a command is not accepted: refused by a rule (audited), or a storage failure (nothing written).
+enum Fail {
+    Refuse(Vec<Reason>),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for Fail {
+    fn from(e: StorageError) -> Self {
+        Fail::Storage(e)
+    }
+}
+
+impl From<Reason> for Fail {
+    fn from(r: Reason) -> Self {
+        Fail::Refuse(vec![r])
+    }
+}
+
+type Judged<T> = Result<T, Fail>;
+
+struct Accepted {
+    writes: Vec<Write>,
+    answer: Answer,
+}
+
+/// The wall clock, read only to stamp audit events; decisions use the request's business date.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> Timestamp {
+    Timestamp::now()
+}
+
+/// A short random number for authorization and confirmation numbers (unguessable, not secret).
+fn number(prefix: &str) -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    format!("{prefix}-{}", &hex[..12])
+}
+
+fn add_days(d: Date, n: i64) -> Date {
+    d.checked_add(n.days()).unwrap_or(d)
+}
+
+/// The hash a retry must match: the command as judged (actor, date, body), in canonical JSON.
+pub fn request_hash(req: &CommandRequest) -> Result<String, StorageError> {
+    let v = json!({ "actor": req.actor, "on": req.on, "command": req.command });
+    Ok(sha256_hex(&[to_canonical(&v).as_bytes()]))
+}
+
+fn replay(
+    request_hash: &str,
+    key: &str,
+    first: Remembered,
+) -> Result<CommandOutcome, StorageError> {
+    let event: AuditEvent = serde_json::from_str(&first.event.event)
+        .map_err(|e| StorageError::corrupt(format!("audit event {}", first.event.seq), e))?;
+    if first.request_hash != request_hash {
+        return Err(StorageError::IdempotencyConflict {
+            key: key.to_string(),
+            first_command: event.command.name().to_string(),
+        });
+    }
+    Ok(CommandOutcome {
+        audit_seq: event.seq,
+        outcome: event.outcome,
+        replayed: true,
+    })
+}
+
+impl Workflow {
+    pub fn new(store: Arc<dyn Store>, pack: Arc<RulePack>) -> Workflow {
+        Workflow { store, pack }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn pack(&self) -> &RulePack {
+        &self.pack
+    }
+
+    /// Judge and record one command.
+    pub async fn execute(&self, req: CommandRequest) -> Result<CommandOutcome, StorageError> {
+        shape::request(&req)?;
+        let hash = request_hash(&req)?;
+        let key = req.idempotency_key.clone();
+        let mut tx = self.store.begin().await?;
+        let mut head = tx.chain_head().await?;
+        if let Some(first) = tx.remembered(&key).await? {
+            return replay(&hash, &key, first);
+        }
+        let seq = head.seq + 1;
+        let outcome = match decide(tx.as_mut(), &self.pack, &req, seq).await {
+            Ok(accepted) => {
+                let mut violated = None;
+                for w in &accepted.writes {
+                    match tx.apply(w).await {
+                        Ok(()) => {}
+                        Err(StorageError::Constraint { constraint }) => {
+                            violated = Some(constraint);
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                match violated {
+                    None => Outcome::Accepted {
+                        answer: accepted.answer,
+                    },
+                    Some(constraint) => {
+                        // The database caught what the checks did not see: roll back every write and record
+                        // only the refusal, in a fresh transaction.
+                        drop(tx);
+                        tx = self.store.begin().await?;
+                        head = tx.chain_head().await?;
+                        if let Some(first) = tx.remembered(&key).await? {
+                            return replay(&hash, &key, first);
+                        }
+                        Outcome::Refused {
+                            reasons: vec![Reason::new(
+                                "database.invariant",
+                                format!("the database refused the write: {constraint}"),
+                                "nothing was written; read the current state and issue a new command",
+                            )],
+                        }
+                    }
+                }
+            }
+            Err(Fail::Refuse(reasons)) => Outcome::Refused { reasons },
+            Err(Fail::Storage(e)) => return Err(e),
+        };
+        let event = AuditEvent {
+            seq: head.seq + 1,
+            recorded_at: wall_clock(),
+            on: req.on,
+            actor: req.actor,
+            idempotency_key: key.clone(),
+            request_hash: hash.clone(),
+            command: req.command,
+            outcome: outcome.clone(),
+        };
+        let row = seal(&head, &event)?;
+        tx.append(&row, &key, &hash).await?;
+        tx.commit().await?;
+        Ok(CommandOutcome {
+            audit_seq: row.seq,
+            outcome,
+            replayed: false,
+        })
+    }
+}
+
+enum Actor {
+    Admin,
+    User(UserRow),
+}
+
+async fn actor(tx: &mut dyn StoreTx, id: &str) -> Judged<Actor> {
+    if id == ADMIN {
+        return Ok(Actor::Admin);
+    }
+    match tx.user(id).await? {
+        Some(u) => Ok(Actor::User(u)),
+        None => Err(Reason::new(
+            "actor.unknown",
+            format!("the actor {id:?} is not a registered user"),
+            "register the user first, or act as admin for registry administration",
+        )
+        .into()),
+    }
+}
+
+async fn administrator(tx: &mut dyn StoreTx, id: &str) -> Judged<()> {
+    match actor(tx, id).await? {
+        Actor::Admin => Ok(()),
+        Actor::User(u) if u.role == Role::ProgramStaff => Ok(()),
+        Actor::User(_) => Err(Reason::new(
+            "actor.role",
+            format!("{id} may not administer the registry"),
+            "act as admin or as program staff",
+        )
+        .into()),
+    }
+}
+
+async fn any_user(tx: &mut dyn StoreTx, id: &str) -> Judged<UserRow> {
+    match actor(tx, id).await? {
+        Actor::User(u) => Ok(u),
+        Actor::Admin => Err(Reason::new(
+            "actor.admin",
+            "admin records no patient data",
+            "act as the registered user who reports it",
+        )
+        .into()),
+    }
+}
+
+fn certified(until: Option<Date>, on: Date, who: &str, code: &str) -> Judged<()> {
+    match until {
+        Some(d) if d >= on => Ok(()),
+        Some(d) => Err(Reason::new(
+            code,
+            format!("the certification of {who} lapsed after {d}"),
+            "renew the program certification",
+        )
+        .into()),
+        None => Err(Reason::new(
+            code,
+            format!("{who} is not certified in the program"),
+            "complete the program certification",
+        )
+        .into()),
+    }
+}
+
+async fn prescriber(tx: &mut dyn StoreTx, id: &str, on: Date) -> Judged<UserRow> {
+    let u = any_user(tx, id).await?;
+    if u.role != Role::Prescriber {
+        return Err(Reason::new(
+            "actor.role",
+            format!("{id} is not a prescriber"),
+            "a certified prescriber issues this command",
+        )
+        .into());
+    }
+    certified(
+        u.certified_until,
+        on,
+        &format!("prescriber {id}"),
+        "prescriber.certification",
+    )?;
+    Ok(u)
+}
+
+async fn pharmacist(
+    tx: &mut dyn StoreTx,
+    id: &str,
+    on: Date,
+) -> Judged<(UserRow, OrganisationRow)> {
+    let u = any_user(tx, id).await?;
+    if u.role != Role::Pharmacist {
+        return Err(Reason::new(
+            "actor.role",
+            format!("{id} is not a pharmacist"),
+            "a pharmacist of a certified pharmacy issues this command",
+        )
+        .into());
+    }
+    let org = tx.organisation(&u.organisation).await?.ok_or_else(|| {
+        StorageError::corrupt(format!("user {id}"), "its organisation is missing")
+    })?;
+    certified(
+        org.certified_until,
+        on,
+        &format!("pharmacy {}", org.id),
+        "pharmacy.certification",
+    )?;
+    Ok((u, org))
+}
+
+async fn patient(tx: &mut dyn StoreTx, id: &str) -> Judged<PatientFile> {
+    tx.patient_file(id).await?.ok_or_else(|| {
+        Reason::new(
+            "patient.unknown",
+            format!("no patient {id:?} is enrolled"),
+            "enroll the patient first",
+        )
+        .into()
+    })
+}
+
+/// The file as it would be with `record` added, checked by the engine.
+fn with_record(
+    pack: &RulePack,
+    on: Date,
+    mut file: PatientFile,
+    record: RecordRow,
+) -> Judged<Accepted> {
+    file.records.push(record.clone());
+    let snap = engine::snapshot(&file)?;
+    engine::check(&snap, pack, on).map_err(|e| invalid_record(&e))?;
+    Ok(Accepted {
+        answer: Answer::Recorded {
+            id: record.id.clone(),
+        },
+        writes: vec![Write::InsertRecord(record)],
+    })
+}
+
+fn record(
+    kind: RecordKind,
+    seq: i64,
+    patient: &str,
+    on: Date,
+    body: serde_json::Value,
+) -> RecordRow {
+    RecordRow {
+        id: format!("{}-{seq}", kind.as_str()),
+        patient: patient.to_string(),
+        kind,
+        on,
+        body,
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Judged<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Fail::Storage(StorageError::corrupt("command body", e)))
+}
+
+fn checked_update(
+    pack: &RulePack,
+    on: Date,
+    mut file: PatientFile,
+    rec: RecordRow,
+    p: PatientRow,
+) -> Judged<Accepted> {
+    file.records.push(rec.clone());
+    file.patient = p.clone();
+    let snap = engine::snapshot(&file)?;
+    engine::check(&snap, pack, on).map_err(|e| invalid_record(&e))?;
+    Ok(Accepted {
+        answer: Answer::Recorded { id: rec.id.clone() },
+        writes: vec![Write::InsertRecord(rec), Write::UpdatePatient(p)],
+    })
+}
+
+async fn decide(
+    tx: &mut dyn StoreTx,
+    pack: &RulePack,
+    req: &CommandRequest,
+    seq: i64,
+) -> Judged<Accepted> {
+    let on = req.on;
+    let by = req.actor.as_str();
+    match &req.command {
+        Command::RegisterOrganisation {
+            organisation,
+            kind,
+            name,
+        } => {
+            administrator(tx, by).await?;
+            if tx.organisation(organisation).await?.is_some() {
+                return Err(Reason::new(
+                    "organisation.exists",
+                    format!("organisation {organisation} is already registered"),
+                    "use another id",
+                )
+                .into());
+            }
+            Ok(Accepted {
+                answer: Answer::Recorded {
+                    id: organisation.clone(),
+                },
+                writes: vec![Write::InsertOrganisation(OrganisationRow {
+                    id: organisation.clone(),
+                    kind: *kind,
+                    name: name.clone(),
+                    certified_until: None,
+                })],
+            })
+        }
+        Command::RegisterUser {
+            user,
+            organisation,
+            name,
+            role,
+        } => {
+            administrator(tx, by).await?;
+            if user == ADMIN || tx.user(user).await?.is_some() {
+                return Err(Reason::new(
+                    "user.exists",
+                    format!("user {user} is already registered"),
+                    "use another id",
+                )
+                .into());
+            }
+            let Some(org) = tx.organisation(organisation).await? else {
+                return Err(Reason::new(
+                    "organisation.unknown",
+                    format!("no organisation {organisation}"),
+                    "register the organisation first",
+                )
+                .into());
+            };
+            let fits = match role {
+                Role::Prescriber => org.kind == OrganisationKind::Clinic,
+                Role::Pharmacist => org.kind == OrganisationKind::Pharmacy,
+                Role::ProgramStaff => true,
+            };
+            if !fits {
+                return Err(Reason::new(
+                    "user.role",
+                    format!(
+                        "a {role:?} cannot belong to the {:?} {organisation}",
+                        org.kind
+                    )
+                    .to_lowercase(),
+                    "prescribers belong to clinics, pharmacists to pharmacies",
+                )
+                .into());
+            }
+            Ok(Accepted {
+                answer: Answer::Recorded { id: user.clone() },
+                writes: vec![Write::InsertUser(UserRow {
+                    id: user.clone(),
+                    organisation: organisation.clone(),
+                    name: name.clone(),
+                    role: *role,
+                    certified_until: None,
+                })],
+            })
+        }
+        Command::CertifyPrescriber { user, expires_on } => {
+            administrator(tx, by).await?;
+            match tx.user(user).await? {
+                Some(u) if u.role == Role::Prescriber => {}
+                _ => {
+                    return Err(Reason::new(
+                        "user.not_prescriber",
+                        format!("{user} is not a registered prescriber"),
+                        "register the prescriber first",
+                    )
+                    .into());
+                }
+            }
+            Ok(Accepted {
+                answer: Answer::Recorded { id: user.clone() },
+                writes: vec![Write::CertifyUser {
+                    user: user.clone(),
+                    until: *expires_on,
+                }],
+            })
+        }
+        Command::CertifyPharmacy {
+            organisation,
+            expires_on,
+        } => {
+            administrator(tx, by).await?;
+            match tx.organisation(organisation).await? {
+                Some(o) if o.kind == OrganisationKind::Pharmacy => {}
+                _ => {
+                    return Err(Reason::new(
+                        "organisation.not_pharmacy",
+                        format!("{organisation} is not a registered pharmacy"),
+                        "register the pharmacy first",
+                    )
+                    .into());
+                }
+            }
+            Ok(Accepted {
+                answer: Answer::Recorded {
+                    id: organisation.clone(),
+                },
+                writes: vec![Write::CertifyOrganisation {
+                    organisation: organisation.clone(),
+                    until: *expires_on,
+                }],
+            })
+        }
+        Command::Enroll(e) => {
+            if e.prescriber != by {
+                return Err(Reason::new(
+                    "enrollment.prescriber",
+                    format!("{by} enrolls for prescriber {}", e.prescriber),
+                    "the enrolling prescriber issues the enrollment",
+                )
+                .into());
+            }
+            prescriber(tx, by, on).await?;
+            if tx.patient_file(&e.patient).await?.is_some() {
+                return Err(Reason::new(
+                    "patient.exists",
+                    format!("patient id {} is taken", e.patient),
+                    "use another id",
+                )
+                .into());
+            }
+            if let Some(existing) = tx.patient_by_identity(&e.identity).await? {
+                return Err(Reason::new(
+                    "enrollment.exists",
+                    format!("this identity is already enrolled as patient {existing}"),
+                    "reclassify or update the existing enrollment; one enrollment per patient",
+                )
+                .into());
+            }
+            if !e.category.is_adult() && e.guardian.is_none() {
+                return Err(Reason::new(
+                    "enrollment.guardian",
+                    format!(
+                        "a {} needs a parent or guardian on the agreement",
+                        e.category
+                    ),
+                    "give the guardian who signed the Patient-Physician Agreement Form",
+                )
+                .into());
+            }
+            if e.agreement_signed_on > on {
+                return Err(Reason::new(
+                    "enrollment.agreement",
+                    format!(
+                        "the agreement is dated {}, after {on}",
+                        e.agreement_signed_on
+                    ),
+                    "enroll on or after the day the agreement is signed",
+                )
+                .into());
+            }
+            let row = PatientRow {
+                id: e.patient.clone(),
+                identity: e.identity.clone(),
+                sex: e.sex,
+                birth_date: e.birth_date,
+                category: e.category,
+                agreement_signed_on: e.agreement_signed_on,
+                guardian: e.guardian.clone(),
+                prescriber: e.prescriber.clone(),
+                regimen: e.regimen,
+                not_of_reproductive_potential: e.not_of_reproductive_potential.clone(),
+                planned_start: e.planned_start,
+                status: TreatmentStatus::NotStarted,
+                start_date: None,
+                last_dose: None,
+            };
+            let file = PatientFile {
+                patient: row.clone(),
+                records: vec![],
+                prescriptions: vec![],
+                authorizations: vec![],
+                confirmations: vec![],
+                dispenses: vec![],
+            };
+            engine::check(&engine::snapshot(&file)?, pack, on).map_err(|e| invalid_record(&e))?;
+            Ok(Accepted {
+                answer: Answer::Recorded { id: row.id.clone() },
+                writes: vec![Write::InsertPatient(row)],
+            })
+        }
+        Command::Reclassify {
+            patient: id,
+            to,
+            reason,
+            not_of_reproductive_potential,
+        } => {
+            prescriber(tx, by, on).await?;
+            let file = patient(tx, id).await?;
+            if file.patient.category == *to {
+                return Err(Reason::new(
+                    "reclassify.same",
+                    format!("patient {id} is already {to}"),
+                    "give a different category",
+                )
+                .into());
+            }
+            let body = Reclassification {
+                date: on,
+                from: file.patient.category,
+                to: *to,
+                reason: reason.clone(),
+            };
+            let rec = record(RecordKind::Reclassification, seq, id, on, to_json(&body)?);
+            let mut p = file.patient.clone();
+            p.category = *to;
+            p.not_of_reproductive_potential = not_of_reproductive_potential.clone();
+            checked_update(pack, on, file, rec, p)
+        }
+        Command::RecordPregnancyTest { patient: id, test } => {
+            any_user(tx, by).await?;
+            let file = patient(tx, id).await?;
+            let rec = record(
+                RecordKind::PregnancyTest,
+                seq,
+                id,
+                test.date,
+                to_json(test)?,
+            );
+            with_record(pack, on, file, rec)
+        }
+        Command::AttestContraception {
+            patient: id,
+            attestation,
+        } => {
+            any_user(tx, by).await?;
+            let file = patient(tx, id).await?;
+            let rec = record(
+                RecordKind::Contraception,
+                seq,
+                id,
+                attestation.start,
+                to_json(attestation)?,
+            );
+            with_record(pack, on, file, rec)
+        }
+        Command::SubmitSurvey {
+            patient: id,
+            survey: s,
+        } => {
+            any_user(tx, by).await?;
+            let file = patient(tx, id).await?;
+            let category = file.patient.category;
+            let blocked = survey::judge(&s.questionnaire, category, &s.answers, pack);
+            if !blocked.is_empty() {
+                return Err(Fail::Refuse(blocked));
+            }
+            let body = SurveyRecord {
+                category,
+                submission: s.clone(),
+            };
+            let rec = record(RecordKind::Survey, seq, id, s.date, to_json(&body)?);
+            with_record(pack, on, file, rec)
+        }
+        Command::WritePrescription(order) => {
+            let u = prescriber(tx, by, on).await?;
+            let file = patient(tx, &order.patient).await?;
+            if file.patient.status == TreatmentStatus::Discontinued {
+                return Err(Reason::new(
+                    "treatment.discontinued",
+                    format!("patient {} has discontinued treatment", order.patient),
+                    "no prescription after discontinuation",
+                )
+                .into());
+            }
+            if tx.prescription(&order.prescription).await?.is_some() {
+                return Err(Reason::new(
+                    "prescription.exists",
+                    format!("prescription id {} is taken", order.prescription),
+                    "use another id",
+                )
+                .into());
+            }
+            if order.date > on || order.date < file.patient.agreement_signed_on {
+                return Err(Reason::new(
+                    "prescription.date",
+                    format!("the prescription is dated {}", order.date),
+                    format!(
+                        "a date from enrollment ({}) to {on}",
+                        file.patient.agreement_signed_on
+                    ),
+                )
+                .into());
+            }
+            let supply = &pack.program.prescription;
+            let mut reasons = Vec::new();
+            if order.days_supply > supply.value.max_supply_days
+                || order.refills > supply.value.max_refills
+            {
+                let mut r = Reason::new(
+                    "prescription.supply",
+                    format!("{} days with {} refills", order.days_supply, order.refills),
+                    format!(
+                        "at most {} days with {} refills",
+                        supply.value.max_supply_days, supply.value.max_refills
+                    ),
+                );
+                r.rules.push(supply.provenance.rule.clone());
+                reasons.push(r);
+            }
+            let (tel, _) = pack.program.telephone();
+            if order.telephone && !tel.value.allowed {
+                let mut r = Reason::new(
+                    "prescription.telephone",
+                    "a telephoned prescription",
+                    "a written or electronic prescription",
+                );
+                r.rules.push(tel.provenance.rule.clone());
+                reasons.push(r);
+            }
+            let report =
+                engine::eligibility(&engine::snapshot(&file)?, pack, on, Stage::Prescription)?;
+            reasons.extend(missing_steps(&report, &[]));
+            if !reasons.is_empty() {
+                return Err(Fail::Refuse(reasons));
+            }
+            let row = PrescriptionRow {
+                id: order.prescription.clone(),
+                patient: order.patient.clone(),
+                prescriber: u.id,
+                date: order.date,
+                schedule: order.schedule,
+                quantity: order.quantity,
+                days_supply: order.days_supply,
+                refills: order.refills,
+                telephone: order.telephone,
+            };
+            Ok(Accepted {
+                answer: Answer::Recorded { id: row.id.clone() },
+                writes: vec![Write::InsertPrescription(row)],
+            })
+        }
+        Command::RequestAuthorization { prescription } => {
+            prescriber(tx, by, on).await?;
+            let Some(rx) = tx.prescription(prescription).await? else {
+                return Err(Reason::new(
+                    "prescription.unknown",
+                    format!("no prescription {prescription}"),
+                    "write the prescription first",
+                )
+                .into());
+            };
+            if rx.prescriber != by {
+                return Err(Reason::new(
+                    "authorization.prescriber",
+                    format!(
+                        "prescription {prescription} was written by {}",
+                        rx.prescriber
+                    ),
+                    "its prescriber requests the authorization",
+                )
+                .into());
+            }
+            let file = patient(tx, &rx.patient).await?;
+            if let Some(a) = file.authorizations.iter().find(|a| a.prescription == rx.id) {
+                let (code, what) = match a.status {
+                    AuthorizationStatus::Active => (
+                        "authorization.active",
+                        format!(
+                            "prescription {prescription} already has the active authorization {}",
+                            a.number
+                        ),
+                    ),
+                    AuthorizationStatus::Used => (
+                        "prescription.dispensed",
+                        format!(
+                            "prescription {prescription} was dispensed under authorization {}",
+                            a.number
+                        ),
+                    ),
+                };
+                return Err(Reason::new(
+                    code,
+                    what,
+                    "one authorization per prescription; write a new prescription for a new fill",
+                )
+                .into());
+            }
+            // Judged as the prescriber writes it: the state without this prescription.
+            let mut before = file.clone();
+            before.prescriptions.retain(|x| x.id != rx.id);
+            let report =
+                engine::eligibility(&engine::snapshot(&before)?, pack, on, Stage::Prescription)?;
+            let missing = missing_steps(&report, &[]);
+            if !missing.is_empty() {
+                return Err(Fail::Refuse(missing));
+            }
+            let mut row = AuthorizationRow {
+                number: number("LA"),
+                prescription: rx.id.clone(),
+                patient: rx.patient.clone(),
+                issued_on: on,
+                valid_through: on,
+                status: AuthorizationStatus::Active,
+            };
+            // The window of the authorization as issued, from the engine (counted from the last negative test
+            // or from the issue date, as the pack says).
+            let mut after = file.clone();
+            after.authorizations.push(row.clone());
+            let window =
+                engine::eligibility(&engine::snapshot(&after)?, pack, on, Stage::Dispense)?
+                    .authorization;
+            let Some(w) = window.filter(|w| w.last_valid_day >= on) else {
+                let mut r = Reason::new(
+                    "authorization.window",
+                    "an authorization issued today would already have lapsed",
+                    "a new negative pregnancy test, then request the authorization",
+                );
+                r.rules
+                    .push(pack.program.authorization.provenance.rule.clone());
+                return Err(r.into());
+            };
+            row.valid_through = w.last_valid_day;
+            Ok(Accepted {
+                answer: Answer::Authorization {
+                    number: row.number.clone(),
+                    prescription: rx.id.clone(),
+                    valid_through: row.valid_through,
+                    unverified_rules: report.unverified_rules.clone(),
+                },
+                writes: vec![Write::InsertAuthorization(row)],
+            })
+        }
+        Command::RequestConfirmation { authorization } => {
+            let (_, pharmacy) = pharmacist(tx, by, on).await?;
+            let a = usable_authorization(tx, authorization, on).await?;
+            let file = patient(tx, &a.patient).await?;
+            let report = engine::eligibility(&engine::snapshot(&file)?, pack, on, Stage::Dispense)?;
+            let missing = missing_steps(&report, &["confirmation"]);
+            if !missing.is_empty() {
+                return Err(Fail::Refuse(missing));
+            }
+            let conf = &pack.program.confirmation;
+            let days = i64::from(conf.value.valid_hours.div_ceil(24).max(1));
+            let row = ConfirmationRow {
+                number: number("LC"),
+                authorization: a.number.clone(),
+                pharmacy: pharmacy.id,
+                issued_on: on,
+                valid_through: add_days(on, days - 1).min(a.valid_through),
+            };
+            let mut unverified = report.unverified_rules.clone();
+            if !conf.provenance.is_verified() && !unverified.contains(&conf.provenance.rule) {
+                unverified.push(conf.provenance.rule.clone());
+            }
+            Ok(Accepted {
+                answer: Answer::Confirmation {
+                    number: row.number.clone(),
+                    authorization: a.number,
+                    valid_through: row.valid_through,
+                    unverified_rules: unverified,
+                },
+                writes: vec![Write::InsertConfirmation(row)],
+            })
+        }
+        Command::Dispense {
+            authorization,
+            confirmation,
+            days_supply,
+            quantity,
+            counselling,
+        } => {
+            let (u, pharmacy) = pharmacist(tx, by, on).await?;
+            let a = usable_authorization(tx, authorization, on).await?;
+            let Some(c) = tx.confirmation(confirmation).await? else {
+                return Err(Reason::new(
+                    "confirmation.unknown",
+                    format!("no confirmation {confirmation}"),
+                    "request a confirmation number for this authorization",
+                )
+                .into());
+            };
+            let mut reasons = Vec::new();
+            if c.authorization != a.number {
+                reasons.push(Reason::new(
+                    "confirmation.mismatch",
+                    format!(
+                        "confirmation {confirmation} belongs to authorization {}",
+                        c.authorization
+                    ),
+                    "use the confirmation issued for this authorization",
+                ));
+            }
+            if c.pharmacy != pharmacy.id {
+                reasons.push(Reason::new(
+                    "confirmation.pharmacy",
+                    format!(
+                        "confirmation {confirmation} was issued to pharmacy {}",
+                        c.pharmacy
+                    ),
+                    "the pharmacy that obtained the confirmation dispenses",
+                ));
+            }
+            if c.valid_through < on {
+                let mut r = Reason::new(
+                    "confirmation.lapsed",
+                    format!(
+                        "confirmation {confirmation} was valid through {}",
+                        c.valid_through
+                    ),
+                    "request a new confirmation number",
+                );
+                r.rules
+                    .push(pack.program.confirmation.provenance.rule.clone());
+                reasons.push(r);
+            }
+            reasons.extend(counselling_missing(counselling));
+            let Some(rx) = tx.prescription(&a.prescription).await? else {
+                return Err(Fail::Storage(StorageError::corrupt(
+                    format!("authorization {}", a.number),
+                    "its prescription is missing",
+                )));
+            };
+            if *days_supply > rx.days_supply || *quantity > rx.quantity {
+                reasons.push(Reason::new(
+                    "dispense.quantity",
+                    format!("{quantity} capsules for {days_supply} days"),
+                    format!(
+                        "at most what prescription {} orders: {} capsules for {} days",
+                        rx.id, rx.quantity, rx.days_supply
+                    ),
+                ));
+            }
+            let file = patient(tx, &a.patient).await?;
+            let report = engine::eligibility(&engine::snapshot(&file)?, pack, on, Stage::Dispense)?;
+            reasons.extend(missing_steps(&report, &[]));
+            if !reasons.is_empty() {
+                return Err(Fail::Refuse(reasons));
+            }
+            let row = DispenseRow {
+                id: format!("dispense-{seq}"),
+                authorization: a.number.clone(),
+                confirmation: c.number,
+                patient: a.patient.clone(),
+                pharmacy: pharmacy.id,
+                pharmacist: u.id,
+                date: on,
+                days_supply: *days_supply,
+                quantity: *quantity,
+                counselling: *counselling,
+            };
+            let mut writes = vec![Write::InsertDispense(row.clone())];
+            if file.patient.status == TreatmentStatus::NotStarted {
+                let mut p = file.patient.clone();
+                p.status = TreatmentStatus::Active;
+                p.start_date = Some(on);
+                writes.push(Write::UpdatePatient(p));
+            }
+            Ok(Accepted {
+                answer: Answer::Dispensed {
+                    id: row.id,
+                    authorization: a.number,
+                    days_supply: *days_supply,
+                },
+                writes,
+            })
+        }
+        Command::Interrupt { patient: id, cause } => {
+            prescriber(tx, by, on).await?;
+            let file = patient(tx, id).await?;
+            if file.patient.status != TreatmentStatus::Active {
+                return Err(Reason::new(
+                    "treatment.not_active",
+                    format!("treatment of {id} is {:?}", file.patient.status).to_lowercase(),
+                    "only an active treatment can be interrupted",
+                )
+                .into());
+            }
+            let rec = record(
+                RecordKind::Interruption,
+                seq,
+                id,
+                on,
+                to_json(&InterruptionBody { cause: *cause })?,
+            );
+            let mut p = file.patient.clone();
+            p.status = TreatmentStatus::Interrupted;
+            checked_update(pack, on, file, rec, p)
+        }
+        Command::Resume { patient: id } => {
+            prescriber(tx, by, on).await?;
+            let file = patient(tx, id).await?;
+            if file.patient.status != TreatmentStatus::Interrupted {
+                return Err(Reason::new(
+                    "treatment.not_interrupted",
+                    format!("treatment of {id} is not interrupted"),
+                    "only an interrupted treatment resumes",
+                )
+                .into());
+            }
+            let rec = record(RecordKind::Resumption, seq, id, on, json!({}));
+            let mut p = file.patient.clone();
+            p.status = TreatmentStatus::Active;
+            checked_update(pack, on, file, rec, p)
+        }
+        Command::Discontinue {
+            patient: id,
+            reason,
+        } => {
+            prescriber(tx, by, on).await?;
+            let file = patient(tx, id).await?;
+            if file.patient.status == TreatmentStatus::Discontinued {
+                return Err(Reason::new(
+                    "treatment.discontinued",
+                    format!("treatment of {id} is already discontinued"),
+                    "nothing to do",
+                )
+                .into());
+            }
+            let rec = record(
+                RecordKind::Discontinuation,
+                seq,
+                id,
+                on,
+                to_json(&DiscontinuationBody {
+                    reason: reason.clone(),
+                })?,
+            );
+            let mut p = file.patient.clone();
+            if p.start_date.is_some() {
+                p.last_dose = Some(on);
+            }
+            p.status = TreatmentStatus::Discontinued;
+            checked_update(pack, on, file, rec, p)
+        }
+        Command::ReportAdverseEvent { patient: id, event } => {
+            any_user(tx, by).await?;
+            let file = patient(tx, id).await?;
+            let rec = record(
+                RecordKind::AdverseEvent,
+                seq,
+                id,
+                event.onset,
+                to_json(event)?,
+            );
+            with_record(pack, on, file, rec)
+        }
+        Command::RecordLab { patient: id, lab } => {
+            any_user(tx, by).await?;
+            let file = patient(tx, id).await?;
+            let rec = record(RecordKind::Lab, seq, id, lab.date, to_json(lab)?);
+            with_record(pack, on, file, rec)
+        }
+        Command::ReportFetalExposure {
+            patient: id,
+            description,
+        } => {
+            any_user(tx, by).await?;
+            let file = patient(tx, id).await?;
+            let rec = record(
+                RecordKind::FetalExposure,
+                seq,
+                id,
+                on,
+                json!({ "description": description, "report_to": pack.program.positive_test.value.report_to }),
+            );
+            with_record(pack, on, file, rec)
+        }
+    }
+}
+
+fn counselling_missing(c: &Counselling) -> Vec<Reason> {
+    let mut out = Vec::new();
+    if !c.checklist_completed {
+        out.push(Reason::new(
+            "counselling.checklist",
+            "the counselling checklist is not completed",
+            "counsel the patient with the pharmacy's education and counselling checklist",
+        ));
+    }
+    if !c.medication_guide_given {
+        out.push(Reason::new(
+            "counselling.medication_guide",
+            "the Medication Guide was not given",
+            "dispense with the Medication Guide",
+        ));
+    }
+    out
+}
+
+async fn usable_authorization(
+    tx: &mut dyn StoreTx,
+    number: &str,
+    on: Date,
+) -> Judged<AuthorizationRow> {
+    let Some(a) = tx.authorization(number).await? else {
+        return Err(Reason::new(
+            "authorization.unknown",
+            format!("no authorization {number}"),
+            "the prescriber requests an authorization number",
+        )
+        .into());
+    };
+    if a.status == AuthorizationStatus::Used {
+        return Err(Reason::new(
+            "authorization.used",
+            format!("authorization {number} was already dispensed against"),
+            "an authorization is single use: a new prescription and a new authorization for the next fill",
+        )
+        .into());
+    }
+    if a.valid_through < on {
+        return Err(Reason::new(
+            "authorization.lapsed",
+            format!(
+                "authorization {number} was valid through {}",
+                a.valid_through
+            ),
+            "a new authorization (for a female who can get pregnant, after a new negative test)",
+        )
+        .into());
+    }
+    Ok(a)
+}
