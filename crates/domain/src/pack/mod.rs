@@ -12,9 +12,9 @@ mod safety_rules;
 mod sourced;
 mod thrombo_rules;
 
+pub use interaction_rules::{Agent, CllWarning, Interaction, InteractionRules};
 pub use load::{PackError, PackFiles, load};
 pub use model::*;
-pub use interaction_rules::{Agent, CllWarning, Interaction, InteractionRules};
 pub use monitoring_rules::{CbcPhase, CbcSchedule, MonitoringRules, PeriodicRule};
 pub use program_rules::*;
 pub use sourced::{Sourced, choose};
