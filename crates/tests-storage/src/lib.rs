@@ -68,7 +68,12 @@ pub fn pg_required() -> bool {
 pub async fn postgres() -> Result<Option<(PostgresStore, PgDatabase)>> {
     let admin_url =
         std::env::var("LENAGUARD_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
-    let admin = match sqlx::PgPool::connect(&admin_url).await {
+    let admin = match sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&admin_url)
+        .await
+    {
         Ok(p) => p,
         Err(e) if !pg_required() => {
             eprintln!(
@@ -355,4 +360,45 @@ async fn registry_if_needed(wf: &Workflow) -> Result<()> {
 /// A workflow over a store.
 pub fn workflow(store: Arc<dyn Store>) -> Workflow {
     Workflow::new(store, pack())
+}
+
+/// Open a store from a `sqlite://` path or `postgres://` URL.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Arc::new(PostgresStore::open(url).await?)
+        } else {
+            Arc::new(SqliteStore::open(url).await?)
+        },
+    )
+}
+
+/// Try `attempts` concurrent dispenses of one authorization; the number accepted.
+pub async fn dispense_race(
+    wf: &Workflow,
+    auth: &str,
+    conf: &str,
+    attempts: usize,
+) -> Result<usize> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..attempts {
+        let (wf, auth, conf) = (wf.clone(), auth.to_string(), conf.to_string());
+        tasks.spawn(async move { run(&wf, "ph-bo", DAY, dispense(&auth, &conf)).await });
+    }
+    let mut accepted = 0;
+    while let Some(done) = tasks.join_next().await {
+        let out = done??;
+        match &out.outcome {
+            lenaguard_storage::Outcome::Accepted { .. } => accepted += 1,
+            lenaguard_storage::Outcome::Refused { reasons } => {
+                if !reasons
+                    .iter()
+                    .any(|r| r.code == "authorization.used" || r.code == "database.invariant")
+                {
+                    bail!("refused for an unexpected reason: {reasons:?}");
+                }
+            }
+        }
+    }
+    Ok(accepted)
 }
