@@ -12,11 +12,13 @@
 pub mod assess;
 pub mod calendar;
 pub mod check_dispense;
+pub mod db;
 pub mod dose;
 pub mod input;
 pub mod output;
 pub mod pk;
 pub mod rules;
+pub mod workflow;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -63,6 +65,20 @@ pub enum Command {
     Calendar(calendar::CalendarArgs),
     /// REMS eligibility for the next prescription or dispense (exit 0 eligible, 1 not eligible, 2 bad input).
     CheckDispense(check_dispense::CheckDispenseArgs),
+    /// Every step of the program workflow on the database: enroll, tests, surveys, prescribe, authorize,
+    /// confirm, dispense, ... (exit 0 accepted, 1 refused).
+    Program(workflow::ProgramArgs),
+    /// Create or upgrade the database schema (also done on every start).
+    Migrate(db::MigrateArgs),
+    /// Seed a fresh database with a demo registry and patients.
+    Demo(db::DemoArgs),
+    /// Check the hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(db::AuditCommand),
+    /// Copy a SQLite database while it is in use (VACUUM INTO).
+    Backup(db::BackupArgs),
+    /// Replace a SQLite database with a backup, after verifying the backup's audit chain.
+    Restore(db::RestoreArgs),
 }
 
 /// An outcome that maps to an exit code.
@@ -113,5 +129,11 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Pk(args) => pk::run(&ctx, args),
         Command::Calendar(args) => calendar::run(&ctx, args),
         Command::CheckDispense(args) => check_dispense::run(&ctx, args),
+        Command::Program(args) => workflow::run(&ctx, args),
+        Command::Migrate(args) => db::migrate(&ctx, args),
+        Command::Demo(args) => db::demo(&ctx, args),
+        Command::Audit(cmd) => db::audit(&ctx, cmd),
+        Command::Backup(args) => db::backup(&ctx, args),
+        Command::Restore(args) => db::restore(&ctx, args),
     }
 }

@@ -1,0 +1,370 @@
+//! Database commands: `migrate`, `audit verify`, `backup`, `restore`, `demo`, and the `--database-url` option
+//! every storage command shares (SQLite file by default; `postgres://` for a shared PostgreSQL).
+
+use crate::input::Context;
+use crate::{Failure, Format, Outcome};
+use clap::{Args, Subcommand};
+use jiff::ToSpan;
+use jiff::civil::Date;
+use lenaguard_storage::command::{ADMIN, Command, CommandRequest};
+use lenaguard_storage::{StorageError, Store, Workflow};
+use lenaguard_storage_postgres::PostgresStore;
+use lenaguard_storage_sqlite::SqliteStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the program's records live.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// `sqlite://PATH` (or a file path) or `postgres://USER@HOST:PORT/DATABASE`.
+    #[arg(
+        long = "database-url",
+        env = "LENAGUARD_DATABASE_URL",
+        default_value = "sqlite://./lenaguard.db",
+        value_name = "URL"
+    )]
+    pub url: String,
+}
+
+impl From<StorageError> for Failure {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Input(_)
+            | StorageError::IdempotencyConflict { .. }
+            | StorageError::Config { .. } => Failure::Input(e.to_string()),
+            StorageError::Constraint { .. }
+            | StorageError::Database(_)
+            | StorageError::Corrupt { .. } => Failure::Internal(e.to_string()),
+        }
+    }
+}
+
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Run a future on a runtime of its own: the CLI is otherwise synchronous.
+pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Failure> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(format!("async runtime: {e}")))?;
+    Ok(rt.block_on(f))
+}
+
+/// Open (and migrate) the store named by the URL.
+pub async fn open(db: &DbArgs) -> Result<Arc<dyn Store>, Failure> {
+    if is_postgres(&db.url) {
+        Ok(Arc::new(PostgresStore::open(&db.url).await?))
+    } else if db.url.contains("://") && !db.url.starts_with("sqlite://") {
+        Err(Failure::Input(format!(
+            "--database-url: {:?} is not accepted; expected sqlite://PATH, a file path, or postgres://USER@HOST:PORT/DATABASE",
+            lenaguard_storage_postgres::redact(&db.url)
+        )))
+    } else {
+        Ok(Arc::new(SqliteStore::open(&db.url).await?))
+    }
+}
+
+pub async fn workflow(ctx: &Context, db: &DbArgs) -> Result<Workflow, Failure> {
+    Ok(Workflow::new(open(db).await?, Arc::new(ctx.pack.clone())))
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+pub fn migrate(ctx: &Context, args: &MigrateArgs) -> Outcome {
+    let store = block_on(open(&args.db))??;
+    match ctx.format {
+        Format::Text => println!("{} database is at the current schema.", store.backend()),
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({ "backend": store.backend(), "migrated": true })
+        ),
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain of the audit trail; exit 1 and name the first broken event if any row was edited,
+    /// deleted or reordered.
+    Verify(MigrateArgs),
+}
+
+pub fn audit(ctx: &Context, cmd: &AuditCommand) -> Outcome {
+    let AuditCommand::Verify(args) = cmd;
+    let report = block_on(async {
+        let store = open(&args.db).await?;
+        Ok::<_, Failure>(lenaguard_storage::verify_audit(store.as_ref()).await?)
+    })??;
+    match ctx.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        Format::Text => match &report.broken {
+            None => println!(
+                "Audit chain intact: {} events, head {}.",
+                report.events, report.head
+            ),
+            Some(b) => println!("Audit chain BROKEN at event {}: {}.", b.seq, b.why),
+        },
+    }
+    Ok(if report.intact() { 0 } else { 1 })
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to write (must not exist).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+pub fn backup(_ctx: &Context, args: &BackupArgs) -> Outcome {
+    if is_postgres(&args.db.url) {
+        return Err(postgres_backup());
+    }
+    block_on(async {
+        let store = open(&args.db).await?;
+        store.backup(&args.file).await?;
+        Ok::<_, Failure>(())
+    })??;
+    println!("Backup written to {}.", args.file.display());
+    Ok(0)
+}
+
+fn postgres_backup() -> Failure {
+    Failure::Input(
+        "--database-url: backup and restore here are for SQLite; back up PostgreSQL with `pg_dump --format=custom --file=FILE URL` and restore with `pg_restore --clean --dbname=URL FILE`".into(),
+    )
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup written by `lenaguard backup`.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+pub fn restore(_ctx: &Context, args: &RestoreArgs) -> Outcome {
+    if is_postgres(&args.db.url) {
+        return Err(postgres_backup());
+    }
+    if !args.file.is_file() {
+        return Err(Failure::Input(format!(
+            "FILE: {:?} is not accepted; expected an existing backup file",
+            args.file.display().to_string()
+        )));
+    }
+    let target = args
+        .db
+        .url
+        .strip_prefix("sqlite://")
+        .unwrap_or(&args.db.url)
+        .to_string();
+    block_on(SqliteStore::restore(
+        &args.file,
+        std::path::Path::new(&target),
+    ))??;
+    println!(
+        "Restored {} from {} (its audit chain verified first).",
+        target,
+        args.file.display()
+    );
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+fn days(d: Date, n: i64) -> Date {
+    d.checked_add(n.days()).unwrap_or(d)
+}
+
+/// The demo registry and patients, as commands (actor, date, command JSON), relative to `today`.
+fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
+    use serde_json::json;
+    let long_ago = days(today, -60);
+    let expires = days(today, 365);
+    let sched =
+        json!({ "dose_mg": 25, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 28 });
+    let sched10 =
+        json!({ "dose_mg": 10, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 28 });
+    let m = days(today, -10);
+    let f = days(today, -5);
+    let c = |actor: &str, on: Date, v: serde_json::Value| (actor.to_string(), on, v);
+    vec![
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "register_organisation", "organisation": "clinic-1", "kind": "clinic", "name": "Riverside Hematology Clinic"}),
+        ),
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "register_organisation", "organisation": "pharm-1", "kind": "pharmacy", "name": "Northside Specialty Pharmacy"}),
+        ),
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "register_user", "user": "dr-ada", "organisation": "clinic-1", "name": "Dr Ada Byron", "role": "prescriber"}),
+        ),
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "register_user", "user": "ph-bo", "organisation": "pharm-1", "name": "Bo Lind, PharmD", "role": "pharmacist"}),
+        ),
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "register_user", "user": "st-cy", "organisation": "clinic-1", "name": "Cy Moreno", "role": "program_staff"}),
+        ),
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "certify_prescriber", "user": "dr-ada", "expires_on": expires}),
+        ),
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "certify_pharmacy", "organisation": "pharm-1", "expires_on": expires}),
+        ),
+        // An adult male on Rd, first dispensed 10 days ago.
+        c(
+            "dr-ada",
+            m,
+            json!({"command": "enroll", "patient": "pat-male", "identity": "clinic-1:MRN-1001", "sex": "male", "birth_date": "1956-03-14", "category": "adult_male", "agreement_signed_on": m, "prescriber": "dr-ada", "regimen": "mm_rd"}),
+        ),
+        c(
+            "dr-ada",
+            m,
+            json!({"command": "write_prescription", "prescription": "rx-male-1", "patient": "pat-male", "date": m, "schedule": sched, "quantity": 21, "days_supply": 28}),
+        ),
+        c(
+            "dr-ada",
+            m,
+            json!({"command": "request_authorization", "prescription": "rx-male-1"}),
+        ),
+        // An adult female who cannot get pregnant (natural menopause), first dispensed 5 days ago.
+        c(
+            "dr-ada",
+            f,
+            json!({"command": "enroll", "patient": "pat-fnrp", "identity": "clinic-1:MRN-1002", "sex": "female", "birth_date": "1950-09-30", "category": "adult_female_cannot_get_pregnant", "agreement_signed_on": f, "prescriber": "dr-ada", "regimen": "mm_maintenance", "not_of_reproductive_potential": {"reason": "natural_menopause", "since": "2002-01-01"}}),
+        ),
+        c(
+            "st-cy",
+            f,
+            json!({"command": "submit_survey", "patient": "pat-fnrp", "survey": {"date": f, "questionnaire": lenaguard_storage::survey::QUESTIONNAIRE, "answers": {"donating_blood": false}}}),
+        ),
+        c(
+            "dr-ada",
+            f,
+            json!({"command": "write_prescription", "prescription": "rx-fnrp-1", "patient": "pat-fnrp", "date": f, "schedule": sched10, "quantity": 21, "days_supply": 28}),
+        ),
+        c(
+            "dr-ada",
+            f,
+            json!({"command": "request_authorization", "prescription": "rx-fnrp-1"}),
+        ),
+        // A female who can get pregnant, ready to walk to a first dispense today: enrolled 40 days ago,
+        // two methods of contraception for 35 days, a first negative test 12 days ago.
+        c(
+            "dr-ada",
+            days(today, -40),
+            json!({"command": "enroll", "patient": "pat-frp", "identity": "clinic-1:MRN-1003", "sex": "female", "birth_date": "1991-04-02", "category": "adult_female_can_get_pregnant", "agreement_signed_on": days(today, -40), "prescriber": "dr-ada", "regimen": "mm_rd", "planned_start": today}),
+        ),
+        c(
+            "dr-ada",
+            days(today, -35),
+            json!({"command": "attest_contraception", "patient": "pat-frp", "attestation": {"start": days(today, -35), "methods": ["iud", "male_condom"]}}),
+        ),
+        c(
+            "dr-ada",
+            days(today, -12),
+            json!({"command": "record_pregnancy_test", "patient": "pat-frp", "test": {"date": days(today, -12), "specimen": "serum", "sensitivity_miu_ml": 25, "result": "negative"}}),
+        ),
+    ]
+}
+
+pub fn demo(ctx: &Context, args: &DemoArgs) -> Outcome {
+    let today = ctx.today;
+    block_on(async {
+        let wf = workflow(ctx, &args.db).await?;
+        if !wf.store().audit_rows(0, 1).await?.is_empty() {
+            return Err(Failure::Input(
+                "--database-url: the database already has records; the demo seeds a fresh database (choose another --database-url)".into(),
+            ));
+        }
+        for (i, (actor, on, body)) in demo_commands(today).into_iter().enumerate() {
+            let command: Command = serde_json::from_value(body)
+                .map_err(|e| Failure::Internal(format!("demo command {i}: {e}")))?;
+            let out = wf
+                .execute(CommandRequest {
+                    idempotency_key: format!("demo-{i}"),
+                    actor,
+                    on,
+                    command,
+                })
+                .await?;
+            match out.accepted() {
+                // The pharmacy confirms and dispenses the same day.
+                Some(lenaguard_storage::Answer::Authorization { number: auth, .. }) => {
+                    let conf = demo_step(&wf, &format!("demo-{i}-confirm"), on, serde_json::json!({"command": "request_confirmation", "authorization": auth})).await?;
+                    let lenaguard_storage::Answer::Confirmation { number: conf, .. } = conf else {
+                        return Err(Failure::Internal("demo: not a confirmation".into()));
+                    };
+                    demo_step(&wf, &format!("demo-{i}-dispense"), on, serde_json::json!({"command": "dispense", "authorization": auth, "confirmation": conf, "days_supply": 28, "quantity": 21, "counselling": {"checklist_completed": true, "medication_guide_given": true}})).await?;
+                }
+                Some(_) => {}
+                None => {
+                    return Err(Failure::Internal(format!(
+                        "demo command {i} was refused: {:?}",
+                        out.outcome
+                    )));
+                }
+            }
+        }
+        Ok::<_, Failure>(())
+    })??;
+    match ctx.format {
+        Format::Json => println!("{}", serde_json::json!({ "seeded": true, "today": today })),
+        Format::Text => println!(
+            "Demo seeded for {today}: clinic-1 (prescriber dr-ada, staff st-cy), pharm-1 (pharmacist ph-bo); patients pat-male and pat-fnrp on treatment, pat-frp (a female who can get pregnant) ready for the second pregnancy test and a first dispense today. See the README, \"Program workflow and storage\"."
+        ),
+    }
+    Ok(0)
+}
+
+async fn demo_step(
+    wf: &Workflow,
+    key: &str,
+    on: Date,
+    body: serde_json::Value,
+) -> Result<lenaguard_storage::Answer, Failure> {
+    let command: Command =
+        serde_json::from_value(body).map_err(|e| Failure::Internal(format!("demo: {e}")))?;
+    let out = wf
+        .execute(CommandRequest {
+            idempotency_key: key.into(),
+            actor: "ph-bo".into(),
+            on,
+            command,
+        })
+        .await?;
+    match out.accepted() {
+        Some(a) => Ok(a.clone()),
+        None => Err(Failure::Internal(format!(
+            "demo step {key} was refused: {:?}",
+            out.outcome
+        ))),
+    }
+}
