@@ -5,8 +5,8 @@ use crate::input::{Context, print_json};
 use crate::{Failure, Format, Outcome};
 use clap::Args;
 use lenaguard_pk::{
-    Covariates, ExposureSummary, Model, PkError, Regimen, Schedule, SimOptions, label_renal_check, relative_exposure,
-    simulate, svg_plot,
+    Covariates, ExposureSummary, Model, PkError, Regimen, Schedule, SimOptions, label_renal_check,
+    relative_exposure, simulate, svg_plot,
 };
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -70,10 +70,15 @@ pub fn run(ctx: &Context, a: &PkArgs) -> Outcome {
         match ctx.format {
             Format::Json => print_json(&rows)?,
             Format::Text => {
-                let mut out = format!("Model {}: {} ({:?})\n\n", model.name, model.provenance.source, model.provenance.status);
+                let mut out = format!(
+                    "Model {}: {} ({:?})\n\n",
+                    model.name, model.provenance.source, model.provenance.status
+                );
                 for r in &rows {
                     let at = match r.point {
-                        lenaguard_pk::RenalPoint::CrCl { crcl_ml_min } => format!("at CrCl {crcl_ml_min:>3}"),
+                        lenaguard_pk::RenalPoint::CrCl { crcl_ml_min } => {
+                            format!("at CrCl {crcl_ml_min:>3}")
+                        }
                         lenaguard_pk::RenalPoint::Dialysis => "on dialysis".to_string(),
                     };
                     let _ = writeln!(
@@ -83,10 +88,22 @@ pub fn run(ctx: &Context, a: &PkArgs) -> Outcome {
                         r.band,
                         r.regimen.dose_mg,
                         r.regimen.interval_h,
-                        if r.regimen.dialysis.is_some() { " after dialysis" } else { "" },
+                        if r.regimen.dialysis.is_some() {
+                            " after dialysis"
+                        } else {
+                            ""
+                        },
                         r.ratio_to_normal_dose,
-                        if r.auc_matched { "(within 25%)" } else { "(outside 25%)" },
-                        if r.label_confirmed { "" } else { "  [label column unverified]" }
+                        if r.auc_matched {
+                            "(within 25%)"
+                        } else {
+                            "(outside 25%)"
+                        },
+                        if r.label_confirmed {
+                            ""
+                        } else {
+                            "  [label column unverified]"
+                        }
                     );
                 }
                 print!("{out}");
@@ -94,7 +111,9 @@ pub fn run(ctx: &Context, a: &PkArgs) -> Outcome {
         }
         return Ok(0);
     }
-    let mg = a.dose.ok_or_else(|| Failure::Input("--dose: missing; expected a dose in mg".into()))?;
+    let mg = a
+        .dose
+        .ok_or_else(|| Failure::Input("--dose: missing; expected a dose in mg".into()))?;
     let covariates = if a.dialysis {
         Covariates::patient_on_dialysis(a.weight)
     } else {
@@ -109,15 +128,25 @@ pub fn run(ctx: &Context, a: &PkArgs) -> Outcome {
         let reference = Schedule::cycles(25.0, a.days_on, a.cycle_days, 1, 8.0).map_err(pk)?;
         let p1 = simulate(model, &covariates, &cycle, &SimOptions::default()).map_err(pk)?;
         let p2 = simulate(model, &normal, &reference, &SimOptions::default()).map_err(pk)?;
-        let label = if a.dialysis { "dialysis".to_string() } else { format!("CrCl {}", a.crcl.unwrap_or_default()) };
+        let label = if a.dialysis {
+            "dialysis".to_string()
+        } else {
+            format!("CrCl {}", a.crcl.unwrap_or_default())
+        };
         let svg = svg_plot(
-            &[(&format!("{label}, {mg} mg"), &p1), ("normal kidney function, 25 mg", &p2)],
+            &[
+                (&format!("{label}, {mg} mg"), &p1),
+                ("normal kidney function, 25 mg", &p2),
+            ],
             &format!("{} ({:?})", model.name, model.provenance.status),
         );
-        std::fs::write(path, svg).map_err(|e| Failure::Input(format!("{}: cannot write ({e})", path.display())))?;
+        std::fs::write(path, svg)
+            .map_err(|e| Failure::Input(format!("{}: cannot write ({e})", path.display())))?;
     }
     match ctx.format {
-        Format::Json => print_json(&serde_json::json!({ "dose": this, "unadjusted_25_mg": unadjusted }))?,
+        Format::Json => {
+            print_json(&serde_json::json!({ "dose": this, "unadjusted_25_mg": unadjusted }))?
+        }
         Format::Text => print!("{}", text(model, a, &this, &unadjusted)),
     }
     Ok(0)
@@ -125,11 +154,26 @@ pub fn run(ctx: &Context, a: &PkArgs) -> Outcome {
 
 fn text(model: &Model, a: &PkArgs, this: &ExposureSummary, unadjusted: &ExposureSummary) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Model {} ({:?}): {}", model.name, model.provenance.status, model.provenance.source);
+    let _ = writeln!(
+        out,
+        "Model {} ({:?}): {}",
+        model.name, model.provenance.status, model.provenance.source
+    );
     let _ = writeln!(out, "  {}", model.provenance.note);
-    let _ = writeln!(out, "Reference: {} (AUC0-24 {:.0} ng·h/mL)\n", this.reference, this.reference_auc24_ng_h_ml);
-    let who = if a.dialysis { "on dialysis".to_string() } else { format!("CrCl {} mL/min", a.crcl.unwrap_or_default()) };
-    for (label, e) in [(format!("{} mg", this.regimen.dose_mg), this), ("25 mg (unadjusted)".to_string(), unadjusted)] {
+    let _ = writeln!(
+        out,
+        "Reference: {} (AUC0-24 {:.0} ng·h/mL)\n",
+        this.reference, this.reference_auc24_ng_h_ml
+    );
+    let who = if a.dialysis {
+        "on dialysis".to_string()
+    } else {
+        format!("CrCl {} mL/min", a.crcl.unwrap_or_default())
+    };
+    for (label, e) in [
+        (format!("{} mg", this.regimen.dose_mg), this),
+        ("25 mg (unadjusted)".to_string(), unadjusted),
+    ] {
         let verdict = if (0.75..=1.25).contains(&e.ratio_to_reference) {
             "within 25% of the reference"
         } else if e.ratio_to_reference > 2.0 {
@@ -142,12 +186,20 @@ fn text(model: &Model, a: &PkArgs, this: &ExposureSummary, unadjusted: &Exposure
         let _ = writeln!(
             out,
             "{who}, {label} every {} h: AUC0-24 {:.0} ng·h/mL = {:.2} x reference ({verdict}); Cmax {:.0} ng/mL, trough {:.1} ng/mL, half-life {:.1} h",
-            e.regimen.interval_h, e.auc24_ss_ng_h_ml, e.ratio_to_reference, e.cmax_ss_ng_ml, e.cmin_ss_ng_ml, e.half_life_h
+            e.regimen.interval_h,
+            e.auc24_ss_ng_h_ml,
+            e.ratio_to_reference,
+            e.cmax_ss_ng_ml,
+            e.cmin_ss_ng_ml,
+            e.half_life_h
         );
         for w in &e.warnings {
             let _ = writeln!(out, "  warning: {w}");
         }
     }
-    let _ = writeln!(out, "\nInformational: the label, not the model, sets the dose.");
+    let _ = writeln!(
+        out,
+        "\nInformational: the label, not the model, sets the dose."
+    );
     out
 }

@@ -1,5 +1,7 @@
 //! The real `lenaguard` binary, run as a user runs it: answers, JSON, exit codes and error messages.
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -286,19 +288,39 @@ fn rand_suffix() -> u64 {
 fn pk_at_crcl_40_shows_10_mg_matches_and_25_mg_doubles_the_normal_exposure() {
     let dir = tempdir();
     let svg = dir.join("pk.svg");
-    let o = lenaguard(&["pk", "--crcl", "40", "--dose", "10", "--svg", svg.to_str().unwrap()]);
+    let o = lenaguard(&[
+        "pk",
+        "--crcl",
+        "40",
+        "--dose",
+        "10",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("CALIBRATED, NOT PUBLISHED"), "provenance: {out}");
-    assert!(out.contains("10 mg every 24 h") && out.contains("within 25% of the reference"), "{out}");
-    assert!(out.contains("25 mg (unadjusted) every 24 h") && out.contains("more than twice the reference"), "{out}");
+    assert!(
+        out.contains("CALIBRATED, NOT PUBLISHED"),
+        "provenance: {out}"
+    );
+    assert!(
+        out.contains("10 mg every 24 h") && out.contains("within 25% of the reference"),
+        "{out}"
+    );
+    assert!(
+        out.contains("25 mg (unadjusted) every 24 h")
+            && out.contains("more than twice the reference"),
+        "{out}"
+    );
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("CrCl 40, 10 mg"));
 
     let o = lenaguard(&["pk", "--crcl", "40", "--dose", "10", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let r10 = v["dose"]["ratio_to_reference"].as_f64().unwrap();
-    let r25 = v["unadjusted_25_mg"]["ratio_to_reference"].as_f64().unwrap();
+    let r25 = v["unadjusted_25_mg"]["ratio_to_reference"]
+        .as_f64()
+        .unwrap();
     assert!((0.75..=1.25).contains(&r10) && r25 > 2.0, "{r10} {r25}");
 
     let o = lenaguard(&["pk", "--crcl=-4", "--dose", "10"]);

@@ -930,8 +930,17 @@ impl<'a> Assessor<'a> {
     }
 
     fn finish(mut self, kidney: KidneySummary) -> Assessment {
-        if let Some(dose) = self.actions.iter().max_by_key(|a| a.rank()).and_then(Action::dose)
-            && let Some(f) = crate::exposure::finding(dose, kidney.crcl_ml_min, kidney.dialysis, self.s.patient.weight_kg)
+        if let Some(dose) = self
+            .actions
+            .iter()
+            .max_by_key(|a| a.rank())
+            .and_then(Action::dose)
+            && let Some(f) = crate::exposure::finding(
+                dose,
+                kidney.crcl_ml_min,
+                kidney.dialysis,
+                self.s.patient.weight_kg,
+            )
         {
             self.findings.push(f);
         }

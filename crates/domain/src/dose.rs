@@ -45,7 +45,7 @@ impl DoseMg {
 
 impl fmt::Display for DoseMg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 10 == 0 {
+        if self.0.is_multiple_of(10) {
             write!(f, "{} mg", self.0 / 10)
         } else {
             write!(f, "{}.{} mg", self.0 / 10, self.0 % 10)

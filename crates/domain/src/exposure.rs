@@ -8,7 +8,12 @@ use lenaguard_pk::{Covariates, LEN_R1, ProvenanceStatus, Regimen, relative_expos
 
 /// A finding with the predicted steady-state exposure of `schedule` relative to 25 mg once daily at normal
 /// kidney function, or `None` when the model cannot answer (no CrCl, no weight, or out of its range).
-pub fn finding(schedule: &Schedule, crcl_ml_min: Option<f64>, dialysis: bool, weight_kg: Option<f64>) -> Option<Finding> {
+pub fn finding(
+    schedule: &Schedule,
+    crcl_ml_min: Option<f64>,
+    dialysis: bool,
+    weight_kg: Option<f64>,
+) -> Option<Finding> {
     let weight = weight_kg?;
     let covariates = if dialysis {
         Covariates::patient_on_dialysis(weight).ok()?

@@ -187,7 +187,7 @@ pub fn starting_dose(pack: &RulePack, q: &DoseQuestion) -> Result<DoseAnswer, In
         .source(&regimen.provenance)
         .source(&start.provenance),
     );
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut unverified: Vec<String> = findings
         .iter()
         .flat_map(|f| &f.sources)

@@ -108,7 +108,7 @@ pub fn evaluate(pack: &RulePack, s: &Snapshot) -> ToxicityOutcome {
                 ));
             }
         }
-        if !covered && ae.related && now >= 3 && now <= 4 {
+        if !covered && ae.related && (3..=4).contains(&now) {
             let (rule, _) = pack.other_grade_3_4();
             let discretion = if rule.physician_discretion {
                 " at the physician's discretion"

@@ -12,9 +12,14 @@ fn count_grade(analyte: Analyte, value: f64, unit: &str, lln: Option<f64>) -> (u
     (g.grade, g.grade_up_to)
 }
 
+/// (analyte, value, unit, lab LLN, expected (grade, grade up to)).
+type CountCase = (Analyte, f64, &'static str, Option<f64>, (u8, u8));
+/// (value, unit, lab LLN, expected (grade, grade up to)).
+type HgbCase = (f64, &'static str, Option<f64>, (u8, u8));
+
 #[test]
 fn neutrophils_platelets_wbc_boundaries() {
-    let cases: &[(Analyte, f64, &str, Option<f64>, (u8, u8))] = &[
+    let cases: &[CountCase] = &[
         // Neutrophil count decreased: <LLN-1500; <1500-1000; <1000-500; <500 (/mm3) and x10^9/L.
         (Analyte::Anc, 1500.0, "/mm3", None, (0, 1)),
         (Analyte::Anc, 1600.0, "/mm3", Some(1800.0), (1, 1)),
@@ -65,7 +70,7 @@ fn neutrophils_platelets_wbc_boundaries() {
 
 #[test]
 fn anemia_boundaries_in_each_unit() {
-    let cases: &[(f64, &str, Option<f64>, (u8, u8))] = &[
+    let cases: &[HgbCase] = &[
         (10.0, "g/dL", None, (0, 1)),
         (10.0, "g/dL", Some(12.0), (1, 1)),
         (12.0, "g/dL", Some(12.0), (0, 0)),

@@ -564,7 +564,11 @@ fn the_predicted_exposure_is_informational_and_marked_calibrated() {
     counts(&mut s, 1500.0, 150000.0, 1);
     let a = run(&s);
     assert_eq!(planned_mg(&a.action), Some(10.0), "the label decides");
-    let f = a.findings.iter().find(|f| f.code == "pk.exposure").expect("exposure finding");
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "pk.exposure")
+        .expect("exposure finding");
     assert_eq!(f.severity, lenaguard_domain::Severity::Info);
     assert!(f.message.contains("0.88 times"), "{}", f.message);
     assert!(a.unverified_rules.contains(&"pk.len-r1".to_string()));

@@ -46,7 +46,7 @@ fn every_row_of_the_renal_table() {
     let mut rows = Vec::new();
     // MM combination and MCL (and VRd by interpretation): 10 mg daily; 15 mg every 48 h; 5 mg after dialysis.
     for r in [MmRd, Mcl, MmVrd] {
-        let full = if r == MmVrd { 25.0 } else { 25.0 };
+        let full = 25.0;
         let start_status = if r == MmVrd { Unverified } else { Verified };
         rows.push(row(r, 60.0, false, full, OnceDaily, start_status));
         rows.push(row(r, 130.0, false, full, OnceDaily, start_status));
