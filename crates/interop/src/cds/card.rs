@@ -231,7 +231,7 @@ pub fn card_for(
     let crcl = assessment
         .kidney
         .crcl_ml_min
-        .map(|c| format!(" for CrCl {c:.0} mL/min"))
+        .map(|c| format!(", for CrCl {c:.0} mL/min"))
         .unwrap_or_default();
     let summary = if let Some(a) = alerts.first() {
         format!("Lenalidomide: {}", a.message)
