@@ -9,13 +9,19 @@ use std::fmt::Write;
 
 #[derive(Debug, Args)]
 pub struct AssessArgs {
-    /// Snapshot JSON file (docs/schema/snapshot.schema.json), or - for standard input.
+    /// Snapshot JSON file (docs/schema/snapshot.schema.json) or FHIR R4 Bundle, or - for standard input.
     pub file: String,
+    #[command(flatten)]
+    pub fhir: crate::fhir_input::FhirArgs,
 }
 
 pub fn run(ctx: &Context, a: &AssessArgs) -> Outcome {
     let text = read_source(&a.file)?;
-    let snapshot = Snapshot::from_json(&text)?;
+    let snapshot = if crate::fhir_input::is_bundle(&text) {
+        crate::fhir_input::snapshot(ctx, &a.fhir, &text)?
+    } else {
+        Snapshot::from_json(&text)?
+    };
     let assessment = assess(&snapshot, &ctx.pack, ctx.today)?;
     match ctx.format {
         Format::Json => print_json(&assessment)?,

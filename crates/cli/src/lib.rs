@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod check_dispense;
 pub mod db;
 pub mod dose;
+pub mod fhir_input;
 pub mod input;
 pub mod output;
 pub mod pk;
