@@ -28,7 +28,7 @@ pub fn finding(
     };
     let e = relative_exposure(&LEN_R1, &covariates, &regimen).ok()?;
     let model = &LEN_R1;
-    let provenance = Provenance {
+    let provenance = Provenance::new(crate::provenance::RuleSource {
         rule: format!("pk.{}", model.name),
         document: model.provenance.source.to_string(),
         section: "reference/pk-model.md §3 (LEN-R1)".into(),
@@ -40,7 +40,7 @@ pub fn finding(
             Status::Unverified
         },
         note: Some(model.provenance.note.to_string()),
-    };
+    });
     Some(
         Finding::new(
             "pk.exposure",

@@ -6,6 +6,8 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// Whether a rule was read in its primary source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -35,9 +37,28 @@ pub enum Basis {
     Policy,
 }
 
-/// The provenance of one rule, as printed next to every finding.
+/// The provenance of one rule, as printed next to every finding. Shared, not copied: a pack holds each one
+/// once and every finding that cites it holds a reference, which keeps `assess` free of string copies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Provenance {
+#[serde(transparent)]
+pub struct Provenance(Arc<RuleSource>);
+
+impl Provenance {
+    pub fn new(source: RuleSource) -> Self {
+        Provenance(Arc::new(source))
+    }
+}
+
+impl Deref for Provenance {
+    type Target = RuleSource;
+    fn deref(&self) -> &RuleSource {
+        &self.0
+    }
+}
+
+/// What a provenance says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RuleSource {
     /// Stable rule id in the pack, e.g. `renal.mm_mcl.moderate`.
     pub rule: String,
     /// Document title.
@@ -53,7 +74,7 @@ pub struct Provenance {
     pub note: Option<String>,
 }
 
-impl Provenance {
+impl RuleSource {
     pub fn is_verified(&self) -> bool {
         self.status == Status::Verified
     }

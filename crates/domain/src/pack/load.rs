@@ -128,7 +128,7 @@ impl Ctx<'_> {
         if raw.section.trim().is_empty() {
             return Err(err(self.file, name, "`section` is empty"));
         }
-        Ok(Provenance {
+        Ok(Provenance::new(crate::provenance::RuleSource {
             rule: raw.rule,
             document: doc.document.clone(),
             section: raw.section,
@@ -136,7 +136,7 @@ impl Ctx<'_> {
             basis: raw.basis,
             status: raw.status,
             note: raw.note,
-        })
+        }))
     }
 }
 
