@@ -368,3 +368,74 @@ async fn demo_step(
         ))),
     }
 }
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Print this many of the most urgent tasks (0: only the counts).
+    #[arg(long, default_value_t = 20)]
+    pub list: i64,
+    /// Patients read per page.
+    #[arg(long, default_value_t = 1000)]
+    pub page: i64,
+}
+
+/// `lenaguard sweep`: every patient's due, overdue and lapsing items today, stored as tasks.
+pub fn sweep(ctx: &Context, args: &SweepArgs) -> Outcome {
+    use std::io::IsTerminal;
+    if args.page < 1 {
+        return Err(Failure::Input(format!(
+            "--page: {} is not accepted; expected at least 1",
+            args.page
+        )));
+    }
+    let terminal = std::io::stderr().is_terminal();
+    let (report, tasks) = block_on(async {
+        let store = open(&args.db).await?;
+        let mut progress = |done: usize, total: usize| {
+            if terminal {
+                let width = 40;
+                let filled = (done * width).checked_div(total).unwrap_or(width);
+                eprint!(
+                    "\r[{}{}] {done}/{total} patients",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled)
+                );
+            }
+        };
+        let report = lenaguard_storage::sweep::sweep(
+            store.as_ref(),
+            &ctx.pack,
+            ctx.today,
+            args.page,
+            &mut progress,
+        )
+        .await?;
+        if terminal {
+            eprintln!();
+        }
+        let tasks = store.tasks(args.list.max(0)).await?;
+        Ok::<_, Failure>((report, tasks))
+    })??;
+    match ctx.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "report": report, "tasks": tasks }))
+                .unwrap_or_default()
+        ),
+        Format::Text => {
+            println!(
+                "Swept {} of {} patients on {}: {} tasks ({} blocked records).",
+                report.swept, report.patients, ctx.today, report.tasks, report.blocked
+            );
+            for t in &tasks {
+                println!(
+                    "  {}  {:<9} {:<28} {}: {}",
+                    t.due, t.state, t.kind, t.patient, t.act
+                );
+            }
+        }
+    }
+    Ok(0)
+}

@@ -80,6 +80,8 @@ pub enum Command {
     Backup(db::BackupArgs),
     /// Replace a SQLite database with a backup, after verifying the backup's audit chain.
     Restore(db::RestoreArgs),
+    /// What is due, overdue or about to lapse for every patient today, stored as tasks.
+    Sweep(db::SweepArgs),
 }
 
 /// An outcome that maps to an exit code.
@@ -136,5 +138,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Audit(cmd) => db::audit(&ctx, cmd),
         Command::Backup(args) => db::backup(&ctx, args),
         Command::Restore(args) => db::restore(&ctx, args),
+        Command::Sweep(args) => db::sweep(&ctx, args),
     }
 }

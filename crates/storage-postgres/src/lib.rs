@@ -17,6 +17,7 @@ use lenaguard_storage::records::{
     Write,
 };
 use lenaguard_storage::store::{Remembered, Store, StoreTx};
+use lenaguard_storage::sweep::Task;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::path::Path;
@@ -115,6 +116,71 @@ impl Store for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db)
+    }
+
+    async fn patient_files(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<PatientFile>, StorageError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        rows::patient_files(&mut conn, after, limit).await
+    }
+
+    async fn replace_tasks(
+        &self,
+        patients: &[String],
+        tasks: &[Task],
+        on: jiff::civil::Date,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for p in patients {
+            sqlx::query("DELETE FROM sweep_tasks WHERE patient = $1")
+                .bind(p)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        for t in tasks {
+            sqlx::query(
+                "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on)
+                 VALUES ($1, $2, $3, $4::date, $5, $6, $7::date)",
+            )
+            .bind(&t.patient)
+            .bind(&t.kind)
+            .bind(&t.state)
+            .bind(t.due.to_string())
+            .bind(&t.act)
+            .bind(&t.rule)
+            .bind(on.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn tasks(&self, limit: i64) -> Result<Vec<Task>, StorageError> {
+        let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT patient, kind, state, due::text, act, rule FROM sweep_tasks
+             ORDER BY due, patient, kind LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|(patient, kind, state, due, act, rule)| {
+                Ok(Task {
+                    due: lenaguard_storage::codec::date(&due, "sweep_tasks.due")?,
+                    patient,
+                    kind,
+                    state,
+                    act,
+                    rule,
+                })
+            })
+            .collect()
     }
 
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, StorageError> {

@@ -174,6 +174,7 @@ impl Authorization {
 #[derive(FromRow)]
 struct Confirmation {
     number: String,
+    patient: String,
     authorization_number: String,
     pharmacy: String,
     issued_on: String,
@@ -223,11 +224,13 @@ impl Dispense {
     }
 }
 
+const PATIENT: &str = "SELECT id, identity, sex, birth_date, category, agreement_signed_on, guardian, prescriber, regimen, not_reproductive, planned_start, status, start_date, last_dose FROM patients";
+const RECORD: &str = "SELECT id, patient, kind, on_date, body FROM patient_records";
+const DISPENSE: &str = "SELECT id, authorization_number, confirmation, patient, pharmacy, pharmacist, date, days_supply, quantity, counselling FROM dispenses";
 const PRESCRIPTION: &str = "SELECT id, patient, prescriber, date, schedule, quantity, days_supply, refills, telephone FROM prescriptions";
 const AUTHORIZATION: &str =
     "SELECT number, prescription, patient, issued_on, valid_through, status FROM authorizations";
-const CONFIRMATION: &str =
-    "SELECT number, authorization_number, pharmacy, issued_on, valid_through FROM confirmations";
+const CONFIRMATION: &str = "SELECT number, authorization_number, pharmacy, issued_on, valid_through, patient FROM confirmations";
 
 pub async fn prescription(
     c: &mut SqliteConnection,
@@ -274,19 +277,16 @@ pub async fn patient_file(
     c: &mut SqliteConnection,
     id: &str,
 ) -> Result<Option<PatientFile>, StorageError> {
-    let p: Option<Patient> = sqlx::query_as(
-        "SELECT id, identity, sex, birth_date, category, agreement_signed_on, guardian, prescriber, regimen,
-                not_reproductive, planned_start, status, start_date, last_dose
-         FROM patients WHERE id = ?1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(db)?;
+    let p: Option<Patient> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PATIENT} WHERE id = ?1")))
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(db)?;
     let Some(p) = p else { return Ok(None) };
-    let records: Vec<Record> = sqlx::query_as(
-        "SELECT id, patient, kind, on_date, body FROM patient_records WHERE patient = ?1 ORDER BY seq",
-    )
+    let records: Vec<Record> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{RECORD} WHERE patient = ?1 ORDER BY seq"
+    )))
     .bind(id)
     .fetch_all(&mut *c)
     .await
@@ -312,11 +312,9 @@ pub async fn patient_file(
     .fetch_all(&mut *c)
     .await
     .map_err(db)?;
-    let dispenses: Vec<Dispense> = sqlx::query_as(
-        "SELECT id, authorization_number, confirmation, patient, pharmacy, pharmacist, date, days_supply,
-                quantity, counselling
-         FROM dispenses WHERE patient = ?1 ORDER BY seq",
-    )
+    let dispenses: Vec<Dispense> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{DISPENSE} WHERE patient = ?1 ORDER BY seq"
+    )))
     .bind(id)
     .fetch_all(&mut *c)
     .await
@@ -515,4 +513,114 @@ fn write_name(w: &Write) -> &'static str {
         Write::InsertConfirmation(_) => "insert confirmation",
         Write::InsertDispense(_) => "dispense (authorization no longer active)",
     }
+}
+
+/// Whole files of a page of patients: one query per table for the whole page.
+pub async fn patient_files(
+    c: &mut SqliteConnection,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<PatientFile>, StorageError> {
+    const PAGE: &str = "(SELECT id FROM patients WHERE id > ?1 ORDER BY id LIMIT ?2)";
+    let patients: Vec<Patient> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PATIENT} WHERE id > ?1 ORDER BY id LIMIT ?2"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    let mut files: Vec<PatientFile> = Vec::with_capacity(patients.len());
+    let mut index = std::collections::HashMap::new();
+    for p in patients {
+        let row = p.into_row()?;
+        index.insert(row.id.clone(), files.len());
+        files.push(PatientFile {
+            patient: row,
+            records: Vec::new(),
+            prescriptions: Vec::new(),
+            authorizations: Vec::new(),
+            confirmations: Vec::new(),
+            dispenses: Vec::new(),
+        });
+    }
+    let slot = |files: &mut Vec<PatientFile>, patient: &str| -> Result<usize, StorageError> {
+        index
+            .get(patient)
+            .copied()
+            .filter(|i| *i < files.len())
+            .ok_or_else(|| {
+                StorageError::corrupt(
+                    "patient page",
+                    format!("a row of an unknown patient {patient}"),
+                )
+            })
+    };
+    let records: Vec<Record> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{RECORD} WHERE patient IN {PAGE} ORDER BY patient, seq"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    for r in records {
+        let i = slot(&mut files, &r.patient)?;
+        files[i].records.push(RecordRow {
+            kind: parse(&r.kind, "patient_records.kind")?,
+            on: date(&r.on_date, "patient_records.on_date")?,
+            body: from_json(&r.body, "patient_records.body")?,
+            id: r.id,
+            patient: r.patient,
+        });
+    }
+    let rows: Vec<Prescription> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PRESCRIPTION} WHERE patient IN {PAGE} ORDER BY patient, seq"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    for r in rows {
+        let i = slot(&mut files, &r.patient)?;
+        files[i].prescriptions.push(r.into_row()?);
+    }
+    let rows: Vec<Authorization> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{AUTHORIZATION} WHERE patient IN {PAGE} ORDER BY patient, seq"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    for r in rows {
+        let i = slot(&mut files, &r.patient)?;
+        files[i].authorizations.push(r.into_row()?);
+    }
+    let conf: Vec<Confirmation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CONFIRMATION} WHERE patient IN {PAGE} ORDER BY patient, seq"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    for r in conf {
+        let i = slot(&mut files, &r.patient)?;
+        files[i].confirmations.push(r.into_row()?);
+    }
+    let rows: Vec<Dispense> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{DISPENSE} WHERE patient IN {PAGE} ORDER BY patient, seq"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    for r in rows {
+        let i = slot(&mut files, &r.patient)?;
+        files[i].dispenses.push(r.into_row()?);
+    }
+    Ok(files)
 }

@@ -16,6 +16,7 @@ pub mod records;
 pub mod shape;
 pub mod store;
 pub mod survey;
+pub mod sweep;
 pub mod workflow;
 
 pub use audit::{AuditEvent, AuditReport, AuditRow};

@@ -37,6 +37,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Ids of every enrolled patient, in id order (for the sweep).
     async fn patient_ids(&self) -> Result<Vec<String>, StorageError>;
 
+    /// Whole files of up to `limit` patients with ids after `after` (`""` for the first page), in id order: the
+    /// sweep reads the registry a page at a time rather than a patient at a time.
+    async fn patient_files(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<PatientFile>, StorageError>;
+
+    /// Replace the sweep tasks of these patients with `tasks`, in one transaction.
+    async fn replace_tasks(
+        &self,
+        patients: &[String],
+        tasks: &[crate::sweep::Task],
+        on: jiff::civil::Date,
+    ) -> Result<(), StorageError>;
+
+    /// The stored sweep tasks, most urgent (earliest due) first, at most `limit`.
+    async fn tasks(&self, limit: i64) -> Result<Vec<crate::sweep::Task>, StorageError>;
+
     /// Audit rows with `seq > after`, in order, at most `limit`.
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, StorageError>;
 
