@@ -82,6 +82,8 @@ pub enum Command {
     Restore(db::RestoreArgs),
     /// What is due, overdue or about to lapse for every patient today, stored as tasks.
     Sweep(db::SweepArgs),
+    /// Write a synthetic registry (realistic histories, some missed tests and lapsed windows).
+    Synth(db::SynthArgs),
 }
 
 /// An outcome that maps to an exit code.
@@ -139,5 +141,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Backup(args) => db::backup(&ctx, args),
         Command::Restore(args) => db::restore(&ctx, args),
         Command::Sweep(args) => db::sweep(&ctx, args),
+        Command::Synth(args) => db::synth(&ctx, args),
     }
 }

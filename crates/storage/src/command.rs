@@ -217,6 +217,12 @@ pub enum Command {
         patient: String,
         description: String,
     },
+    /// Bulk-write synthetic patients `first .. first + count` (see `lenaguard_storage::synth`), as admin.
+    SynthesizeRegistry {
+        seed: u64,
+        first: u32,
+        count: u32,
+    },
 }
 
 impl Command {
@@ -242,6 +248,7 @@ impl Command {
             Command::ReportAdverseEvent { .. } => "report_adverse_event",
             Command::RecordLab { .. } => "record_lab",
             Command::ReportFetalExposure { .. } => "report_fetal_exposure",
+            Command::SynthesizeRegistry { .. } => "synthesize_registry",
         }
     }
 }

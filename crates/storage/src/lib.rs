@@ -17,6 +17,7 @@ pub mod shape;
 pub mod store;
 pub mod survey;
 pub mod sweep;
+pub mod synth;
 pub mod workflow;
 
 pub use audit::{AuditEvent, AuditReport, AuditRow};

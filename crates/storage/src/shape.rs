@@ -158,6 +158,23 @@ fn command(c: &Command, on: jiff::civil::Date) -> Result<(), InputError> {
             id("patient", patient)?;
             text("reason", reason, "why treatment stops")
         }
+        Command::SynthesizeRegistry { count, first, .. } => {
+            if *count == 0 || *count > 10_000 {
+                return Err(InputError::invalid(
+                    "count",
+                    count,
+                    "1 to 10000 patients per batch",
+                ));
+            }
+            if first.checked_add(*count).is_none_or(|end| end > 9_999_999) {
+                return Err(InputError::invalid(
+                    "first",
+                    first,
+                    "patients numbered below 9999999",
+                ));
+            }
+            Ok(())
+        }
         Command::ReportFetalExposure {
             patient,
             description,

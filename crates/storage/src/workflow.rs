@@ -1031,6 +1031,28 @@ async fn decide(
             let rec = record(RecordKind::Lab, seq, id, lab.date, to_json(lab)?);
             with_record(pack, on, file, rec)
         }
+        Command::SynthesizeRegistry { seed, first, count } => {
+            if !matches!(actor(tx, by).await?, Actor::Admin) {
+                return Err(Reason::new(
+                    "actor.role",
+                    "only admin writes a synthetic registry",
+                    "act as admin",
+                )
+                .into());
+            }
+            let schedule = crate::synth::schedule()
+                .map_err(|e| Fail::Storage(StorageError::corrupt("synthetic schedule", e)))?;
+            let mut writes = Vec::new();
+            for i in *first..first + count {
+                writes.extend(crate::synth::patient(*seed, i, on, pack, &schedule));
+            }
+            Ok(Accepted {
+                answer: Answer::Recorded {
+                    id: format!("syn-{first:07}..syn-{:07}", first + count - 1),
+                },
+                writes,
+            })
+        }
         Command::ReportFetalExposure {
             patient: id,
             description,
