@@ -83,16 +83,22 @@ pub struct ThromboRules {
     pub recommendation: Sourced<Recommendation>,
     pub asco: Sourced<Text>,
     pub boxed_warning: Sourced<Nothing>,
+    /// The weight in force for each factor and its alternatives, as indices into `impede` and `saved`: chosen once
+    /// at load, because `assess` asks for them on every call.
+    #[serde(skip)]
+    impede_chosen: Vec<(usize, Vec<usize>)>,
+    #[serde(skip)]
+    saved_chosen: Vec<(usize, Vec<usize>)>,
 }
 
 impl ThromboRules {
     /// The weight in force for each IMPEDE factor, with the alternatives it was chosen over.
     pub fn impede_weights(&self) -> Vec<(&Sourced<Weight>, Vec<&Sourced<Weight>>)> {
-        weights(&self.impede)
+        resolve(&self.impede, &self.impede_chosen)
     }
 
     pub fn saved_weights(&self) -> Vec<(&Sourced<Weight>, Vec<&Sourced<Weight>>)> {
-        weights(&self.saved)
+        resolve(&self.saved, &self.saved_chosen)
     }
 
     pub fn obesity(&self) -> (&Sourced<Obesity>, Vec<&Sourced<Obesity>>) {
@@ -117,6 +123,30 @@ impl ThromboRules {
     }
 }
 
+fn resolve<'a>(
+    items: &'a [Sourced<Weight>],
+    chosen: &[(usize, Vec<usize>)],
+) -> Vec<(&'a Sourced<Weight>, Vec<&'a Sourced<Weight>>)> {
+    chosen
+        .iter()
+        .map(|(i, alts)| (&items[*i], alts.iter().map(|a| &items[*a]).collect()))
+        .collect()
+}
+
+/// `weights` as indices into `items`.
+fn chosen_indices(items: &[Sourced<Weight>]) -> Vec<(usize, Vec<usize>)> {
+    let index = |w: &Sourced<Weight>| {
+        items
+            .iter()
+            .position(|x| std::ptr::eq(x, w))
+            .unwrap_or_else(|| unreachable!("the weight comes from items"))
+    };
+    weights(items)
+        .into_iter()
+        .map(|(w, alts)| (index(w), alts.into_iter().map(index).collect()))
+        .collect()
+}
+
 fn weights(items: &[Sourced<Weight>]) -> Vec<(&Sourced<Weight>, Vec<&Sourced<Weight>>)> {
     let mut factors: Vec<Factor> = items.iter().map(|w| w.value.factor).collect();
     factors.sort();
@@ -130,7 +160,7 @@ fn weights(items: &[Sourced<Weight>]) -> Vec<(&Sourced<Weight>, Vec<&Sourced<Wei
 pub(super) fn load(ctx: &Ctx<'_>, mut doc: Table) -> Result<ThromboRules, PackError> {
     let f = ctx.file;
     let d = &mut doc;
-    let rules = ThromboRules {
+    let mut rules = ThromboRules {
         dex_window: one(ctx, d, "dex_window")?,
         impede: many(ctx, d, "impede")?,
         impede_bands: one(ctx, d, "impede_bands")?,
@@ -141,6 +171,8 @@ pub(super) fn load(ctx: &Ctx<'_>, mut doc: Table) -> Result<ThromboRules, PackEr
         recommendation: one(ctx, d, "recommendation")?,
         asco: one(ctx, d, "asco")?,
         boxed_warning: one(ctx, d, "boxed_warning")?,
+        impede_chosen: Vec::new(),
+        saved_chosen: Vec::new(),
     };
     no_leftovers(f, &doc)?;
     for (key, list) in [("impede", &rules.impede), ("saved", &rules.saved)] {
@@ -171,5 +203,7 @@ pub(super) fn load(ctx: &Ctx<'_>, mut doc: Table) -> Result<ThromboRules, PackEr
     if rules.imwg_obesity.is_empty() {
         return Err(err(f, "imwg_obesity", "at least one version is required"));
     }
+    rules.impede_chosen = chosen_indices(&rules.impede);
+    rules.saved_chosen = chosen_indices(&rules.saved);
     Ok(rules)
 }
