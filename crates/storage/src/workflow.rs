@@ -303,6 +303,19 @@ async fn patient(tx: &mut dyn StoreTx, id: &str) -> Judged<PatientFile> {
     })
 }
 
+/// No authorization, confirmation or dispense after treatment was discontinued.
+fn not_discontinued(file: PatientFile) -> Judged<PatientFile> {
+    if file.patient.status == TreatmentStatus::Discontinued {
+        return Err(Reason::new(
+            "treatment.discontinued",
+            format!("patient {} has discontinued treatment", file.patient.id),
+            "nothing more is authorized or dispensed after discontinuation",
+        )
+        .into());
+    }
+    Ok(file)
+}
+
 /// The file as it would be with `record` added, checked by the engine.
 fn with_record(
     pack: &RulePack,
@@ -741,7 +754,7 @@ async fn decide(
                 )
                 .into());
             }
-            let file = patient(tx, &rx.patient).await?;
+            let file = not_discontinued(patient(tx, &rx.patient).await?)?;
             if let Some(a) = file.authorizations.iter().find(|a| a.prescription == rx.id) {
                 let (code, what) = match a.status {
                     AuthorizationStatus::Active => (
@@ -814,7 +827,7 @@ async fn decide(
         Command::RequestConfirmation { authorization } => {
             let (_, pharmacy) = pharmacist(tx, by, on).await?;
             let a = usable_authorization(tx, authorization, on).await?;
-            let file = patient(tx, &a.patient).await?;
+            let file = not_discontinued(patient(tx, &a.patient).await?)?;
             let report = engine::eligibility(&engine::snapshot(&file)?, pack, on, Stage::Dispense)?;
             let missing = missing_steps(&report, &["confirmation"]);
             if !missing.is_empty() {
@@ -911,7 +924,7 @@ async fn decide(
                     ),
                 ));
             }
-            let file = patient(tx, &a.patient).await?;
+            let file = not_discontinued(patient(tx, &a.patient).await?)?;
             let report = engine::eligibility(&engine::snapshot(&file)?, pack, on, Stage::Dispense)?;
             reasons.extend(missing_steps(&report, &[]));
             if !reasons.is_empty() {

@@ -221,6 +221,35 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
     let out = run(&wf, ADMIN, DAY, pregnancy_test("pat-1", DAY)).await?;
     ensure!(refused_codes(&out) == ["actor.admin"], "{out:?}");
 
+    // After discontinuation nothing more is prescribed, confirmed or dispensed.
+    ok(
+        &wf,
+        "dr-ada",
+        DAY,
+        Command::Discontinue {
+            patient: "pat-1".into(),
+            reason: "patient choice".into(),
+        },
+    )
+    .await?;
+    let out = run(&wf, "dr-ada", DAY, prescription("pat-1", "rx-2", 28)).await?;
+    ensure!(refused_codes(&out) == ["treatment.discontinued"], "{out:?}");
+    let file = store.patient_file("pat-1").await?.expect("patient stored");
+    ensure!(file.patient.last_dose == Some(DAY));
+    let (auth2, conf2) = authorized(&wf, "pat-2").await?;
+    ok(
+        &wf,
+        "dr-ada",
+        DAY,
+        Command::Discontinue {
+            patient: "pat-2".into(),
+            reason: "adverse event".into(),
+        },
+    )
+    .await?;
+    let out = run(&wf, "ph-bo", DAY, dispense(&auth2, &conf2)).await?;
+    ensure!(refused_codes(&out) == ["treatment.discontinued"], "{out:?}");
+
     let report = verify_audit(store.as_ref()).await?;
     ensure!(report.intact(), "{report:?}");
     ensure!(report.events == store.audit_rows(0, 1_000_000).await?.len() as i64);
