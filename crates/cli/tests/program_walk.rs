@@ -1,6 +1,7 @@
 //! The README's walk, run against the real `lenaguard` binary on a fresh SQLite file: seed the demo, take a female
 //! who can get pregnant from her second pregnancy test to a first dispense, see a second dispense on the same
-//! authorization refused, and verify the audit chain.
+//! authorization refused, and verify the audit chain; then edit one audit row with raw SQL and see
+//! `lenaguard audit verify` fail and name that event.
 
 use std::path::Path;
 use std::process::Command;
@@ -214,4 +215,31 @@ fn the_readme_walk_to_a_first_dispense() {
         "negative",
     ]);
     assert_eq!(bad.code, 2);
+
+    // Tampering: edit event 3 (the prescriber's registration) behind Lenaguard's back.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let changed = rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .expect("open the database");
+        let done = sqlx::query(
+            "UPDATE audit_events SET event = replace(event, 'Dr Ada Byron', 'Dr Eve') WHERE seq = 3",
+        )
+        .execute(&pool)
+        .await
+        .expect("raw update");
+        pool.close().await;
+        done.rows_affected()
+    });
+    assert_eq!(changed, 1, "the edit must hit a row");
+    let tampered = go(&["audit", "verify"]);
+    assert_eq!(tampered.code, 1, "{}", tampered.stdout);
+    assert!(
+        tampered.stdout.contains("BROKEN at event 3") && tampered.stdout.contains("edited"),
+        "{}",
+        tampered.stdout
+    );
 }
