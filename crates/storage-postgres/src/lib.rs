@@ -1,8 +1,9 @@
 //! The PostgreSQL backend: several stateless `lenaguard` processes on one database (scale-out).
 //!
-//! Every command transaction first takes a transaction-scoped advisory lock (`pg_advisory_xact_lock`), so that
-//! commands from every process are judged and appended to the audit chain one at a time, and the checks read
-//! the state they write to (READ COMMITTED reads the latest commit after the lock is granted). The unique
+//! Commands about one patient are judged under a transaction-scoped advisory lock of that patient, and every
+//! append to the audit chain under one chain lock (`pg_advisory_xact_lock`), so commands from every process about
+//! one patient are judged one at a time and the checks read the state they write to (READ COMMITTED reads the
+//! latest commit after a lock is granted), while commands about different patients are judged in parallel. The unique
 //! indexes of the migration enforce the program's invariants regardless. Connections set `DateStyle` to ISO so
 //! dates read back as `YYYY-MM-DD`.
 #![forbid(unsafe_code)]
@@ -26,8 +27,12 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The key of the advisory lock that serialises command transactions (an arbitrary constant: "LENAGUAR").
+/// The key of the advisory lock that serialises appends to the audit chain (an arbitrary constant: "LENAGUAR").
 const CHAIN_LOCK: i64 = 0x4C45_4E41_4755_4152;
+
+/// The first half of the two-part advisory lock keys of patients (the second is a hash of the patient id; a
+/// collision only makes two patients wait for each other).
+const PATIENT_LOCKS: i32 = 0x4C47;
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -233,6 +238,16 @@ impl StoreTx for PgTx {
         let head = row.map_or_else(ChainHead::genesis, |(seq, hash)| ChainHead { seq, hash });
         self.seq = head.seq + 1;
         Ok(head)
+    }
+
+    async fn lock_patient(&mut self, patient: &str) -> Result<(), StorageError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(PATIENT_LOCKS)
+            .bind(patient)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn remembered(&mut self, key: &str) -> Result<Option<Remembered>, StorageError> {

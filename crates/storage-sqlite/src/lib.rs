@@ -274,6 +274,11 @@ impl StoreTx for SqliteTx {
         Ok(head)
     }
 
+    async fn lock_patient(&mut self, _patient: &str) -> Result<(), StorageError> {
+        // BEGIN IMMEDIATE already holds the database write lock: one command at a time.
+        Ok(())
+    }
+
     async fn remembered(&mut self, key: &str) -> Result<Option<Remembered>, StorageError> {
         let row: Option<(String, i64, String, String, String)> = sqlx::query_as(
             "SELECT i.request_hash, a.seq, a.prev_hash, a.hash, a.event

@@ -27,8 +27,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Apply the embedded migrations (idempotent).
     async fn migrate(&self) -> Result<(), StorageError>;
 
-    /// Begin a command transaction. It holds the audit chain lock from [`StoreTx::chain_head`] until commit or
-    /// drop, so commands are judged and appended one at a time, also across processes on one database.
+    /// Begin a command transaction. Commands about one patient are judged one at a time under
+    /// [`StoreTx::lock_patient`]; appending to the audit chain is one at a time under [`StoreTx::chain_head`]; both
+    /// locks hold until commit or drop, also across processes on one database.
     async fn begin(&self) -> Result<Box<dyn StoreTx>, StorageError>;
 
     /// Read one patient's file outside a command (reports, the CLI's status view).
@@ -66,8 +67,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// One command's transaction. Dropping it without [`StoreTx::commit`] rolls back everything.
 #[async_trait]
 pub trait StoreTx: Send {
-    /// Take the chain lock and read the last audit row.
+    /// Take the chain lock and read the last audit row. Rows applied after this carry the next position.
     async fn chain_head(&mut self) -> Result<ChainHead, StorageError>;
+    /// Take the lock under which commands about one patient are judged (held until commit or drop).
+    async fn lock_patient(&mut self, patient: &str) -> Result<(), StorageError>;
     async fn remembered(&mut self, key: &str) -> Result<Option<Remembered>, StorageError>;
     async fn user(&mut self, id: &str) -> Result<Option<UserRow>, StorageError>;
     async fn organisation(&mut self, id: &str) -> Result<Option<OrganisationRow>, StorageError>;

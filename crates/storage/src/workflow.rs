@@ -118,13 +118,29 @@ impl Workflow {
         shape::request(&req)?;
         let hash = request_hash(&req)?;
         let key = req.idempotency_key.clone();
+        // Ids of the rows a command creates derive from its (unique) key, so they are known before the chain
+        // position is.
+        let tag = sha256_hex(&[key.as_bytes()])[..12].to_string();
         let mut tx = self.store.begin().await?;
-        let mut head = tx.chain_head().await?;
+        // A command about one patient is judged under that patient's lock, so commands about different
+        // patients are judged in parallel; the rest (registry, enrollment) under the chain lock from the start.
+        let mut head = match scope(tx.as_mut(), &req.command).await? {
+            Some(patient) => {
+                tx.lock_patient(&patient).await?;
+                None
+            }
+            None => Some(tx.chain_head().await?),
+        };
         if let Some(first) = tx.remembered(&key).await? {
             return replay(&hash, &key, first);
         }
-        let seq = head.seq + 1;
-        let outcome = match decide(tx.as_mut(), &self.pack, &req, seq).await {
+        let decided = decide(tx.as_mut(), &self.pack, &req, &tag).await;
+        // Appending to the chain is serial: take the chain lock (if not yet held) only now.
+        let mut chain = match head.take() {
+            Some(h) => h,
+            None => tx.chain_head().await?,
+        };
+        let outcome = match decided {
             Ok(accepted) => {
                 let mut violated = None;
                 for w in &accepted.writes {
@@ -146,7 +162,7 @@ impl Workflow {
                         // only the refusal, in a fresh transaction.
                         drop(tx);
                         tx = self.store.begin().await?;
-                        head = tx.chain_head().await?;
+                        chain = tx.chain_head().await?;
                         if let Some(first) = tx.remembered(&key).await? {
                             return replay(&hash, &key, first);
                         }
@@ -163,6 +179,7 @@ impl Workflow {
             Err(Fail::Refuse(reasons)) => Outcome::Refused { reasons },
             Err(Fail::Storage(e)) => return Err(e),
         };
+        let head = chain;
         let event = AuditEvent {
             seq: head.seq + 1,
             recorded_at: wall_clock(),
@@ -174,7 +191,22 @@ impl Workflow {
             outcome: outcome.clone(),
         };
         let row = seal(&head, &event)?;
-        tx.append(&row, &key, &hash).await?;
+        match tx.append(&row, &key, &hash).await {
+            Ok(()) => {}
+            // The same key was committed by a concurrent request judged under another lock: answer as a retry.
+            Err(StorageError::Constraint { .. }) => {
+                drop(tx);
+                let mut tx = self.store.begin().await?;
+                tx.chain_head().await?;
+                return match tx.remembered(&key).await? {
+                    Some(first) => replay(&hash, &key, first),
+                    None => Err(StorageError::Database(
+                        "the audit append was refused and no first answer exists".into(),
+                    )),
+                };
+            }
+            Err(e) => return Err(e),
+        }
         tx.commit().await?;
         Ok(CommandOutcome {
             audit_seq: row.seq,
@@ -182,6 +214,37 @@ impl Workflow {
             replayed: false,
         })
     }
+}
+
+/// The patient a command is about, if any: the lock it is judged under.
+async fn scope(tx: &mut dyn StoreTx, c: &Command) -> Result<Option<String>, StorageError> {
+    Ok(match c {
+        Command::Reclassify { patient, .. }
+        | Command::RecordPregnancyTest { patient, .. }
+        | Command::AttestContraception { patient, .. }
+        | Command::SubmitSurvey { patient, .. }
+        | Command::Interrupt { patient, .. }
+        | Command::Resume { patient }
+        | Command::Discontinue { patient, .. }
+        | Command::ReportAdverseEvent { patient, .. }
+        | Command::RecordLab { patient, .. }
+        | Command::ReportFetalExposure { patient, .. } => Some(patient.clone()),
+        Command::WritePrescription(o) => Some(o.patient.clone()),
+        // The patient of a prescription or authorization never changes, so it may be read before the lock.
+        Command::RequestAuthorization { prescription } => {
+            tx.prescription(prescription).await?.map(|p| p.patient)
+        }
+        Command::RequestConfirmation { authorization }
+        | Command::Dispense { authorization, .. } => {
+            tx.authorization(authorization).await?.map(|a| a.patient)
+        }
+        Command::RegisterOrganisation { .. }
+        | Command::RegisterUser { .. }
+        | Command::CertifyPrescriber { .. }
+        | Command::CertifyPharmacy { .. }
+        | Command::Enroll(_)
+        | Command::SynthesizeRegistry { .. } => None,
+    })
 }
 
 enum Actor {
@@ -336,13 +399,13 @@ fn with_record(
 
 fn record(
     kind: RecordKind,
-    seq: i64,
+    tag: &str,
     patient: &str,
     on: Date,
     body: serde_json::Value,
 ) -> RecordRow {
     RecordRow {
-        id: format!("{}-{seq}", kind.as_str()),
+        id: format!("{}-{tag}", kind.as_str()),
         patient: patient.to_string(),
         kind,
         on,
@@ -375,7 +438,7 @@ async fn decide(
     tx: &mut dyn StoreTx,
     pack: &RulePack,
     req: &CommandRequest,
-    seq: i64,
+    tag: &str,
 ) -> Judged<Accepted> {
     let on = req.on;
     let by = req.actor.as_str();
@@ -604,7 +667,7 @@ async fn decide(
                 to: *to,
                 reason: reason.clone(),
             };
-            let rec = record(RecordKind::Reclassification, seq, id, on, to_json(&body)?);
+            let rec = record(RecordKind::Reclassification, tag, id, on, to_json(&body)?);
             let mut p = file.patient.clone();
             p.category = *to;
             p.not_of_reproductive_potential = not_of_reproductive_potential.clone();
@@ -615,7 +678,7 @@ async fn decide(
             let file = patient(tx, id).await?;
             let rec = record(
                 RecordKind::PregnancyTest,
-                seq,
+                tag,
                 id,
                 test.date,
                 to_json(test)?,
@@ -630,7 +693,7 @@ async fn decide(
             let file = patient(tx, id).await?;
             let rec = record(
                 RecordKind::Contraception,
-                seq,
+                tag,
                 id,
                 attestation.start,
                 to_json(attestation)?,
@@ -652,7 +715,7 @@ async fn decide(
                 category,
                 submission: s.clone(),
             };
-            let rec = record(RecordKind::Survey, seq, id, s.date, to_json(&body)?);
+            let rec = record(RecordKind::Survey, tag, id, s.date, to_json(&body)?);
             with_record(pack, on, file, rec)
         }
         Command::WritePrescription(order) => {
@@ -931,7 +994,7 @@ async fn decide(
                 return Err(Fail::Refuse(reasons));
             }
             let row = DispenseRow {
-                id: format!("dispense-{seq}"),
+                id: format!("dispense-{tag}"),
                 authorization: a.number.clone(),
                 confirmation: c.number,
                 patient: a.patient.clone(),
@@ -971,7 +1034,7 @@ async fn decide(
             }
             let rec = record(
                 RecordKind::Interruption,
-                seq,
+                tag,
                 id,
                 on,
                 to_json(&InterruptionBody { cause: *cause })?,
@@ -991,7 +1054,7 @@ async fn decide(
                 )
                 .into());
             }
-            let rec = record(RecordKind::Resumption, seq, id, on, json!({}));
+            let rec = record(RecordKind::Resumption, tag, id, on, json!({}));
             let mut p = file.patient.clone();
             p.status = TreatmentStatus::Active;
             checked_update(pack, on, file, rec, p)
@@ -1012,7 +1075,7 @@ async fn decide(
             }
             let rec = record(
                 RecordKind::Discontinuation,
-                seq,
+                tag,
                 id,
                 on,
                 to_json(&DiscontinuationBody {
@@ -1031,7 +1094,7 @@ async fn decide(
             let file = patient(tx, id).await?;
             let rec = record(
                 RecordKind::AdverseEvent,
-                seq,
+                tag,
                 id,
                 event.onset,
                 to_json(event)?,
@@ -1041,7 +1104,7 @@ async fn decide(
         Command::RecordLab { patient: id, lab } => {
             any_user(tx, by).await?;
             let file = patient(tx, id).await?;
-            let rec = record(RecordKind::Lab, seq, id, lab.date, to_json(lab)?);
+            let rec = record(RecordKind::Lab, tag, id, lab.date, to_json(lab)?);
             with_record(pack, on, file, rec)
         }
         Command::SynthesizeRegistry { seed, first, count } => {
@@ -1074,7 +1137,7 @@ async fn decide(
             let file = patient(tx, id).await?;
             let rec = record(
                 RecordKind::FetalExposure,
-                seq,
+                tag,
                 id,
                 on,
                 json!({ "description": description, "report_to": pack.program.positive_test.value.report_to }),
