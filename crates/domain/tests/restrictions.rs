@@ -85,3 +85,54 @@ fn contraception_runs_from_4_weeks_before_the_first_dose_to_4_weeks_after_the_la
         c.what
     );
 }
+
+/// A dispense uses up its authorization and confirmation: their windows are not reported as lapsing afterwards.
+#[test]
+fn windows_of_a_used_authorization_and_confirmation_are_closed() {
+    let program = |dispensed: bool| {
+        let mut p = json!({
+            "category": "adult_male",
+            "enrolled_on": ago(70),
+            "surveys": [ { "date": ago(3), "category": "adult_male" } ],
+            "prescriptions": [ { "date": ago(3), "days_supply": 28, "refills": 0 } ],
+            "authorizations": [ { "date": ago(3) } ],
+            "confirmations": [ { "date": ago(2) } ]
+        });
+        if dispensed {
+            p["dispenses"] = json!([ { "date": ago(2), "days_supply": 28 } ]);
+        }
+        p
+    };
+    let kinds = |dispensed: bool| {
+        let mut s = active("mm_maintenance", schedule(10.0, [1, 28], 28), 60);
+        s["program"] = program(dispensed);
+        counts(&mut s, 1500.0, 150000.0, 1);
+        run(&s)
+            .safety
+            .expect("safety")
+            .program
+            .expect("program")
+            .windows
+            .iter()
+            .map(|w| {
+                serde_json::to_value(w.kind)
+                    .expect("kind")
+                    .as_str()
+                    .expect("str")
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = kinds(false);
+    assert!(
+        before.contains(&"authorization".to_string())
+            && before.contains(&"confirmation".to_string()),
+        "{before:?}"
+    );
+    let after = kinds(true);
+    assert!(
+        !after.contains(&"authorization".to_string())
+            && !after.contains(&"confirmation".to_string()),
+        "{after:?}"
+    );
+}

@@ -178,11 +178,15 @@ pub fn window_guard(
             ));
         }
     }
+    // An authorization or a confirmation is single use: once a dispense is on record on or after it, its window
+    // has done its job and must not be reported as lapsing.
+    let used = |issued: Date| r.dispenses.last().is_some_and(|d| d.date >= issued);
     if !stopped
-        && let (Some(_), Some(a)) = (
+        && let (Some(auth), Some(a)) = (
             r.authorizations.last(),
             authorization_window(program, pack, today),
         )
+        && !used(auth.date)
     {
         let days = (a.lapses_on - a.counted_from).get_days();
         out.push(window(
@@ -195,7 +199,10 @@ pub fn window_guard(
             &a.source.rule,
         ));
     }
-    if !stopped && let Some(c) = r.confirmations.last() {
+    if !stopped
+        && let Some(c) = r.confirmations.last()
+        && !used(c.date)
+    {
         let conf = &rules.confirmation;
         out.push(window(
             pack,
