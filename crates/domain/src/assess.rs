@@ -106,10 +106,15 @@ impl<'a> Assessor<'a> {
                         format!("Dexamethasone: {}.", d.description),
                     )
                     .source(&d.provenance);
-                    if self.checked.age_years > 75.0 && d.phases.iter().any(|p| p.mg >= 40.0) {
-                        f.message.push_str(
-                            " The dexamethasone dose may be reduced for patients older than 75.",
-                        );
+                    let r = &self.pack.dex_reduction;
+                    if self.checked.age_years > r.older_than_years
+                        && !r.reduced_schedules.contains(id)
+                    {
+                        f.message.push_str(&format!(
+                            " The dexamethasone starting dose may be reduced for patients older than {}.",
+                            r.older_than_years
+                        ));
+                        f = f.source(&r.provenance);
                     }
                     self.find(f);
                 }

@@ -573,3 +573,41 @@ fn the_predicted_exposure_is_informational_and_marked_calibrated() {
     assert!(f.message.contains("0.88 times"), "{}", f.message);
     assert!(a.unverified_rules.contains(&"pk.len-r1".to_string()));
 }
+
+#[test]
+fn dexamethasone_is_a_prescriber_choice_and_older_patients_hear_of_the_reduction() {
+    let mut s = not_started("mm_rd");
+    counts(&mut s, 1500.0, 150000.0, 1);
+    let a = run(&s);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "dexamethasone.not_chosen")
+        .expect("choices listed");
+    assert!(f.message.contains("dex_pulse_40") && f.message.contains("dex_weekly_20_over_75"));
+
+    for (age, schedule, reduction) in [
+        (76, "dex_pulse_40", true),
+        (75, "dex_pulse_40", false),
+        (80, "dex_weekly_20_over_75", false),
+    ] {
+        s["patient"]["age_years"] = json!(age);
+        s["dexamethasone"] = json!(schedule);
+        let a = run(&s);
+        let f = a
+            .findings
+            .iter()
+            .find(|f| f.code == "dexamethasone.schedule")
+            .expect("schedule finding");
+        assert_eq!(
+            f.message.contains("may be reduced"),
+            reduction,
+            "age {age}, {schedule}: {}",
+            f.message
+        );
+        assert_eq!(
+            f.sources.iter().any(|p| p.rule == "dex.reduction_by_age"),
+            reduction
+        );
+    }
+}

@@ -249,7 +249,7 @@ pub fn load(files: &PackFiles<'_>) -> Result<RulePack, PackError> {
     }
     let sources = &meta.sources;
 
-    let (regimens, dexamethasone, population) = regimens(
+    let (regimens, dexamethasone, population, dex_reduction) = regimens(
         &Ctx {
             file: "regimens.toml",
             sources,
@@ -303,6 +303,7 @@ pub fn load(files: &PackFiles<'_>) -> Result<RulePack, PackError> {
         },
         sources: meta.sources.clone(),
         population,
+        dex_reduction,
         regimens,
         dexamethasone,
         renal,
@@ -321,10 +322,9 @@ pub fn load(files: &PackFiles<'_>) -> Result<RulePack, PackError> {
     Ok(pack)
 }
 
-fn regimens(
-    ctx: &Ctx<'_>,
-    mut doc: Table,
-) -> Result<(Vec<Regimen>, Vec<DexSchedule>, Population), PackError> {
+type RegimenSections = (Vec<Regimen>, Vec<DexSchedule>, Population, DexReduction);
+
+fn regimens(ctx: &Ctx<'_>, mut doc: Table) -> Result<RegimenSections, PackError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct RawPopulation {
@@ -335,6 +335,21 @@ fn regimens(
     let population = Population {
         min_age_years: pop.min_age_years,
         provenance: pop_prov,
+    };
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawDexReduction {
+        older_than_years: f64,
+        reduced_schedules: Vec<String>,
+    }
+    let (red, red_prov): (RawDexReduction, _) = ctx.entry(
+        "dexamethasone_reduction",
+        table(ctx.file, &mut doc, "dexamethasone_reduction")?,
+    )?;
+    let dex_reduction = DexReduction {
+        older_than_years: red.older_than_years,
+        reduced_schedules: red.reduced_schedules,
+        provenance: red_prov,
     };
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -459,7 +474,16 @@ fn regimens(
             }
         }
     }
-    Ok((regimens, dex, population))
+    for id in &dex_reduction.reduced_schedules {
+        if !dex.iter().any(|x| &x.id == id) {
+            return Err(err(
+                ctx.file,
+                "dexamethasone_reduction",
+                format!("schedule {id:?} is not defined"),
+            ));
+        }
+    }
+    Ok((regimens, dex, population, dex_reduction))
 }
 
 fn renal(ctx: &Ctx<'_>, mut doc: Table) -> Result<RenalRules, PackError> {

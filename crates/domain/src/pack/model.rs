@@ -14,6 +14,7 @@ pub struct RulePack {
     pub meta: PackMeta,
     pub sources: BTreeMap<String, SourceDoc>,
     pub population: Population,
+    pub dex_reduction: DexReduction,
     pub regimens: Vec<Regimen>,
     pub dexamethasone: Vec<DexSchedule>,
     pub renal: RenalRules,
@@ -50,6 +51,15 @@ pub struct SourceDoc {
 #[derive(Debug, Clone, Serialize)]
 pub struct Population {
     pub min_age_years: f64,
+    pub provenance: Provenance,
+}
+
+/// Older patients may start on a reduced dexamethasone schedule.
+#[derive(Debug, Clone, Serialize)]
+pub struct DexReduction {
+    pub older_than_years: f64,
+    /// Schedules that are already the reduced ones.
+    pub reduced_schedules: Vec<String>,
     pub provenance: Provenance,
 }
 
@@ -435,7 +445,8 @@ impl RulePack {
 
     /// Every provenance in the pack, for `rules list`.
     pub fn provenances(&self) -> Vec<&Provenance> {
-        let mut all: Vec<&Provenance> = vec![&self.population.provenance];
+        let mut all: Vec<&Provenance> =
+            vec![&self.population.provenance, &self.dex_reduction.provenance];
         all.extend(self.regimens.iter().map(|r| &r.provenance));
         all.extend(self.dexamethasone.iter().map(|d| &d.provenance));
         all.push(&self.renal.cockcroft_gault.provenance);
