@@ -19,7 +19,7 @@ use crate::survey;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use lenaguard_domain::dose::Schedule;
-use lenaguard_domain::pack::RulePack;
+use lenaguard_domain::pack::{AuthorizationBase, RulePack};
 use lenaguard_domain::program::{NotReproductive, NotReproductiveReason, RiskCategory, TestResult};
 use lenaguard_domain::renal::Sex;
 use lenaguard_domain::snapshot::TreatmentStatus;
@@ -98,6 +98,8 @@ pub fn patient(
     let enrolled = add(start, -40);
     let discontinued = r.chance(5);
     let mut w = Vec::new();
+    // Dates of the negative tests written, in order: an authorization's window is counted from the last one.
+    let mut tests: Vec<Date> = Vec::new();
     let mut n = 0;
     let mut rid = |kind: &str| {
         n += 1;
@@ -170,6 +172,7 @@ pub fn patient(
                 result: TestResult::Negative,
                 setting: Default::default(),
             };
+            tests.push(d);
             w.push(record(
                 rid("t"),
                 &id,
@@ -232,17 +235,29 @@ pub fn patient(
         // The newest authorization is sometimes left unused, to lapse.
         let lapse = k == cycles - 1 && k > 0 && r.chance(5);
         let a = &pack.program.authorization.value;
-        let valid_days = i64::from(if category.can_get_pregnant() {
-            a.frp_valid_days
+        // The window the workflow would have issued: for a female who can get pregnant, counted from the last
+        // negative test when the pack says so (a missed test on the day of the prescription moves it earlier).
+        let (base, valid_days) = if category.can_get_pregnant() {
+            let base = match a.frp_counted_from {
+                AuthorizationBase::LastPregnancyTest => tests
+                    .iter()
+                    .rev()
+                    .find(|t| **t <= day)
+                    .copied()
+                    .unwrap_or(day),
+                AuthorizationBase::Issue => day,
+            };
+            (base, i64::from(a.frp_valid_days))
         } else {
-            a.other_valid_days
-        });
+            (day, i64::from(a.other_valid_days))
+        };
+        let auth_through = add(base, valid_days - 1);
         w.push(Write::InsertAuthorization(AuthorizationRow {
             number: auth.clone(),
             prescription: rx,
             patient: id.clone(),
             issued_on: day,
-            valid_through: add(day, valid_days - 1),
+            valid_through: auth_through,
             status: AuthorizationStatus::Active,
         }));
         if lapse {
@@ -263,7 +278,8 @@ pub fn patient(
                         .div_ceil(24)
                         .max(1),
                 ) - 1,
-            ),
+            )
+            .min(auth_through),
         }));
         w.push(Write::InsertDispense(DispenseRow {
             id: format!("{id}-D{k}"),

@@ -75,6 +75,33 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
             .any(|t| t.kind == "window.authorization" && t.state == "lapsed"),
         "no lapsed authorization found"
     );
+    // The sweep's lapsed authorizations are exactly the ones a one-query reading of the stored rows finds
+    // (active, stored window ended, patient not discontinued): the stored window is the one the engine computes.
+    let mut stored = std::collections::BTreeSet::new();
+    let mut after = String::new();
+    loop {
+        let page = store.patient_files(&after, 128).await?;
+        let Some(last) = page.last() else { break };
+        after = last.patient.id.clone();
+        for f in &page {
+            if f.patient.status == lenaguard_domain::snapshot::TreatmentStatus::Discontinued {
+                continue;
+            }
+            for a in &f.authorizations {
+                if a.status == lenaguard_storage::records::AuthorizationStatus::Active
+                    && a.valid_through < DAY
+                {
+                    stored.insert(a.patient.clone());
+                }
+            }
+        }
+    }
+    let swept: std::collections::BTreeSet<String> = tasks
+        .iter()
+        .filter(|t| t.kind == "window.authorization" && t.state == "lapsed")
+        .map(|t| t.patient.clone())
+        .collect();
+    ensure!(swept == stored, "sweep {swept:?} != stored rows {stored:?}");
     ensure!(verify_audit(store.as_ref()).await?.intact());
     Ok(())
 }
