@@ -58,6 +58,9 @@ pub fn run(ctx: &Context, a: &AssessArgs) -> Outcome {
                     .unwrap_or_default();
                 let _ = writeln!(out, "Lab      {} {value} on {}{grade}", l.code, l.date);
             }
+            if let Some(safety) = &assessment.safety {
+                output::safety(&mut out, safety);
+            }
             output::findings(&mut out, &assessment.findings);
             output::unverified(&mut out, &assessment.unverified_rules);
             let _ = writeln!(

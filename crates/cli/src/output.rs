@@ -76,3 +76,58 @@ pub fn unverified(out: &mut String, rules: &[String]) {
         );
     }
 }
+
+/// The pregnancy-prevention program and the monitoring schedule at a glance: eligibility, what is missing with
+/// its last valid day, the windows with their last day to act, and what is due.
+pub fn safety(out: &mut String, s: &lenaguard_domain::safety::SafetyReport) {
+    if let Some(p) = &s.program {
+        let e = &p.eligibility;
+        let verdict = if e.eligible {
+            "eligible".to_string()
+        } else {
+            format!("NOT eligible ({} step(s) missing)", e.missing.len())
+        };
+        let _ = writeln!(
+            out,
+            "Program  {} ({:?} stage): {verdict}",
+            p.category.as_str().replace('_', " "),
+            e.stage
+        );
+        for m in &e.missing {
+            let by = m.latest.map(|d| format!(" (by {d})")).unwrap_or_default();
+            let _ = writeln!(out, "         missing: {}{by}; fix: {}", m.what, m.fix);
+        }
+        if let Some(a) = &e.authorization {
+            let when = if a.prospective {
+                "one obtained today"
+            } else {
+                "the authorization on record"
+            };
+            let _ = writeln!(
+                out,
+                "         {when} is valid through {} (lapses on {})",
+                a.last_valid_day, a.lapses_on
+            );
+        }
+        for w in &p.windows {
+            let _ = writeln!(
+                out,
+                "Window   {:?}: last day to act {} ({:?}); {}",
+                w.kind, w.last_valid_day, w.state, w.act
+            );
+        }
+        if let Some(t) = p.next_pregnancy_test {
+            let _ = writeln!(out, "         next pregnancy test due {t}");
+        }
+    }
+    for m in &s.monitoring {
+        let _ = writeln!(
+            out,
+            "Due      {} on {} ({:?}; {})",
+            m.kind.label(),
+            m.due,
+            m.status,
+            m.reason
+        );
+    }
+}
