@@ -329,3 +329,33 @@ fn pk_at_crcl_40_shows_10_mg_matches_and_25_mg_doubles_the_normal_exposure() {
     let o = lenaguard(&["pk", "--crcl", "40", "--dose", "10", "--model", "nope"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn assess_text_shows_the_program_status_and_the_last_day_to_act() {
+    let o = lenaguard(&[
+        "assess",
+        "--today",
+        "2026-11-26",
+        "examples/frp-rd-one-test.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("ACTION   DEFER"), "{out}");
+    assert!(out.contains("NOT eligible (1 step(s) missing)"), "{out}");
+    assert!(out.contains("(by 2026-11-28)"), "{out}");
+    let o = lenaguard(&[
+        "assess",
+        "--today",
+        "2026-11-26",
+        "examples/frp-rd-two-tests.json",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("ACTION   START") && out.contains(": eligible"),
+        "{out}"
+    );
+    assert!(
+        out.contains("one obtained today is valid through 2026-12-02"),
+        "{out}"
+    );
+}
