@@ -138,25 +138,27 @@ impl Store for PostgresStore {
         tasks: &[Task],
         on: jiff::civil::Date,
     ) -> Result<(), StorageError> {
+        // A page at a time: one statement deletes the page's old tasks, one inserts the new ones (arrays unnested).
         let mut tx = self.pool.begin().await.map_err(db)?;
-        for p in patients {
-            sqlx::query("DELETE FROM sweep_tasks WHERE patient = $1")
-                .bind(p)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        for t in tasks {
+        sqlx::query("DELETE FROM sweep_tasks WHERE patient = ANY($1)")
+            .bind(patients)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if !tasks.is_empty() {
+            let col = |f: fn(&Task) -> String| tasks.iter().map(f).collect::<Vec<String>>();
             sqlx::query(
                 "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on)
-                 VALUES ($1, $2, $3, $4::date, $5, $6, $7::date)",
+                 SELECT patient, kind, state, due::date, act, rule, $7::date
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                   AS t (patient, kind, state, due, act, rule)",
             )
-            .bind(&t.patient)
-            .bind(&t.kind)
-            .bind(&t.state)
-            .bind(t.due.to_string())
-            .bind(&t.act)
-            .bind(&t.rule)
+            .bind(col(|t| t.patient.clone()))
+            .bind(col(|t| t.kind.clone()))
+            .bind(col(|t| t.state.clone()))
+            .bind(col(|t| t.due.to_string()))
+            .bind(col(|t| t.act.clone()))
+            .bind(col(|t| t.rule.clone()))
             .bind(on.to_string())
             .execute(&mut *tx)
             .await

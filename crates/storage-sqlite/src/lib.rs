@@ -167,29 +167,40 @@ impl Store for SqliteStore {
         tasks: &[Task],
         on: jiff::civil::Date,
     ) -> Result<(), StorageError> {
+        // A page at a time: one statement deletes the page's old tasks, multi-row inserts write the new ones.
         let mut tx = self.pool.begin().await.map_err(db)?;
-        for p in patients {
-            sqlx::query("DELETE FROM sweep_tasks WHERE patient = ?1")
-                .bind(p)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        for t in tasks {
-            sqlx::query(
-                "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .bind(&t.patient)
-            .bind(&t.kind)
-            .bind(&t.state)
-            .bind(t.due.to_string())
-            .bind(&t.act)
-            .bind(&t.rule)
-            .bind(on.to_string())
+        let ids = serde_json::to_string(patients)
+            .map_err(|e| StorageError::Database(format!("sweep page ids: {e}")))?;
+        sqlx::query("DELETE FROM sweep_tasks WHERE patient IN (SELECT value FROM json_each(?1))")
+            .bind(ids)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        let on = on.to_string();
+        // 7 parameters a row, well under SQLite's limit of 32,766 a statement.
+        const ROWS: usize = 200;
+        for chunk in tasks.chunks(ROWS) {
+            let mut sql = String::from(
+                "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str("(?,?,?,?,?,?,?)");
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for t in chunk {
+                q = q
+                    .bind(&t.patient)
+                    .bind(&t.kind)
+                    .bind(&t.state)
+                    .bind(t.due.to_string())
+                    .bind(&t.act)
+                    .bind(&t.rule)
+                    .bind(&on);
+            }
+            q.execute(&mut *tx).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)
     }
@@ -344,6 +355,16 @@ impl StoreTx for SqliteTx {
 
     async fn apply(&mut self, write: &Write) -> Result<(), StorageError> {
         rows::apply(&mut self.tx, write, self.seq).await
+    }
+
+    async fn apply_all(&mut self, writes: &[Write]) -> Result<(), StorageError> {
+        if rows::apply_bulk(&mut self.tx, writes, self.seq).await? {
+            return Ok(());
+        }
+        for w in writes {
+            rows::apply(&mut self.tx, w, self.seq).await?;
+        }
+        Ok(())
     }
 
     async fn append(

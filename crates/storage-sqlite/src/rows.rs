@@ -7,7 +7,8 @@ use lenaguard_storage::records::{
     AuthorizationRow, ConfirmationRow, DispenseRow, OrganisationRow, PatientFile, PatientRow,
     PrescriptionRow, RecordRow, UserRow, Write,
 };
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, FromRow, SqliteConnection};
 
 #[derive(FromRow)]
 struct Org {
@@ -495,6 +496,256 @@ pub async fn apply(c: &mut SqliteConnection, w: &Write, seq: i64) -> Result<(), 
                 done.rows_affected()
             ),
         });
+    }
+    Ok(())
+}
+
+/// A bulk load (a synthetic batch): when every write inserts a new patient or one of its rows, write them table
+/// by table in dependency order with multi-row statements, and mark the dispensed authorizations used. The
+/// final state is the one [`apply`] gives write by write; a violated constraint fails the whole batch alike.
+/// `Ok(false)`: not a bulk load, nothing written (apply the writes one by one).
+pub async fn apply_bulk(
+    c: &mut SqliteConnection,
+    writes: &[Write],
+    seq: i64,
+) -> Result<bool, StorageError> {
+    let bulk = writes.len() >= 64
+        && writes.iter().all(|w| {
+            matches!(
+                w,
+                Write::InsertPatient(_)
+                    | Write::InsertRecord(_)
+                    | Write::InsertPrescription(_)
+                    | Write::InsertAuthorization(_)
+                    | Write::InsertConfirmation(_)
+                    | Write::InsertDispense(_)
+            )
+        });
+    if !bulk {
+        return Ok(false);
+    }
+    let err = |e: sqlx::error::BoxDynError| StorageError::Database(format!("bulk bind: {e}"));
+    let of = |f: fn(&Write) -> bool| writes.iter().filter(move |w| f(w));
+    // Patients.
+    let rows: Vec<&Write> = of(|w| matches!(w, Write::InsertPatient(_))).collect();
+    insert_many(
+        c,
+        "INSERT INTO patients (id, identity, sex, birth_date, category, agreement_signed_on, guardian, prescriber,
+            regimen, not_reproductive, planned_start, status, start_date, last_dose) VALUES ",
+        14,
+        None,
+        &rows,
+        |a, w| {
+            let Write::InsertPatient(p) = w else {
+                return Ok(());
+            };
+            a.add(p.id.clone()).map_err(err)?;
+            a.add(p.identity.clone()).map_err(err)?;
+            a.add(name(&p.sex)).map_err(err)?;
+            a.add(d(&p.birth_date)).map_err(err)?;
+            a.add(name(&p.category)).map_err(err)?;
+            a.add(d(&p.agreement_signed_on)).map_err(err)?;
+            a.add(p.guardian.clone()).map_err(err)?;
+            a.add(p.prescriber.clone()).map_err(err)?;
+            a.add(name(&p.regimen)).map_err(err)?;
+            a.add(p.not_of_reproductive_potential.as_ref().map(json).transpose()?)
+                .map_err(err)?;
+            a.add(od(&p.planned_start)).map_err(err)?;
+            a.add(name(&p.status)).map_err(err)?;
+            a.add(od(&p.start_date)).map_err(err)?;
+            a.add(od(&p.last_dose)).map_err(err)?;
+            Ok(())
+        },
+    )
+    .await?;
+    let rows: Vec<&Write> = of(|w| matches!(w, Write::InsertRecord(_))).collect();
+    insert_many(
+        c,
+        "INSERT INTO patient_records (id, patient, kind, on_date, body, seq) VALUES ",
+        6,
+        None,
+        &rows,
+        |a, w| {
+            let Write::InsertRecord(r) = w else {
+                return Ok(());
+            };
+            a.add(r.id.clone()).map_err(err)?;
+            a.add(r.patient.clone()).map_err(err)?;
+            a.add(r.kind.as_str()).map_err(err)?;
+            a.add(d(&r.on)).map_err(err)?;
+            a.add(json(&r.body)?).map_err(err)?;
+            a.add(seq).map_err(err)?;
+            Ok(())
+        },
+    )
+    .await?;
+    let rows: Vec<&Write> = of(|w| matches!(w, Write::InsertPrescription(_))).collect();
+    insert_many(
+        c,
+        "INSERT INTO prescriptions (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply,
+            refills, telephone, seq) VALUES ",
+        11,
+        None,
+        &rows,
+        |a, w| {
+            let Write::InsertPrescription(p) = w else {
+                return Ok(());
+            };
+            a.add(p.id.clone()).map_err(err)?;
+            a.add(p.patient.clone()).map_err(err)?;
+            a.add(p.prescriber.clone()).map_err(err)?;
+            a.add(d(&p.date)).map_err(err)?;
+            a.add(p.schedule.dose_mg.mg()).map_err(err)?;
+            a.add(json(&p.schedule)?).map_err(err)?;
+            a.add(i64::from(p.quantity)).map_err(err)?;
+            a.add(i64::from(p.days_supply)).map_err(err)?;
+            a.add(i64::from(p.refills)).map_err(err)?;
+            a.add(p.telephone).map_err(err)?;
+            a.add(seq).map_err(err)?;
+            Ok(())
+        },
+    )
+    .await?;
+    let rows: Vec<&Write> = of(|w| matches!(w, Write::InsertAuthorization(_))).collect();
+    insert_many(
+        c,
+        "INSERT INTO authorizations (number, prescription, patient, issued_on, valid_through, status, seq) VALUES ",
+        7,
+        None,
+        &rows,
+        |a, w| {
+            let Write::InsertAuthorization(x) = w else {
+                return Ok(());
+            };
+            a.add(x.number.clone()).map_err(err)?;
+            a.add(x.prescription.clone()).map_err(err)?;
+            a.add(x.patient.clone()).map_err(err)?;
+            a.add(d(&x.issued_on)).map_err(err)?;
+            a.add(d(&x.valid_through)).map_err(err)?;
+            a.add(x.status.as_str()).map_err(err)?;
+            a.add(seq).map_err(err)?;
+            Ok(())
+        },
+    )
+    .await?;
+    // A confirmation's patient is its authorization's (NOT NULL: an unknown authorization fails the batch).
+    let rows: Vec<&Write> = of(|w| matches!(w, Write::InsertConfirmation(_))).collect();
+    insert_many(
+        c,
+        "INSERT INTO confirmations (number, authorization_number, pharmacy, patient, issued_on, valid_through, seq)
+         VALUES ",
+        7,
+        Some("(?,?,?,(SELECT patient FROM authorizations WHERE number = ?),?,?,?)"),
+        &rows,
+        |a, w| {
+            let Write::InsertConfirmation(x) = w else {
+                return Ok(());
+            };
+            a.add(x.number.clone()).map_err(err)?;
+            a.add(x.authorization.clone()).map_err(err)?;
+            a.add(x.pharmacy.clone()).map_err(err)?;
+            a.add(x.authorization.clone()).map_err(err)?;
+            a.add(d(&x.issued_on)).map_err(err)?;
+            a.add(d(&x.valid_through)).map_err(err)?;
+            a.add(seq).map_err(err)?;
+            Ok(())
+        },
+    )
+    .await?;
+    let rows: Vec<&Write> = of(|w| matches!(w, Write::InsertDispense(_))).collect();
+    insert_many(
+        c,
+        "INSERT INTO dispenses (id, authorization_number, confirmation, patient, pharmacy, pharmacist, date,
+            days_supply, quantity, counselling, seq) VALUES ",
+        11,
+        None,
+        &rows,
+        |a, w| {
+            let Write::InsertDispense(x) = w else {
+                return Ok(());
+            };
+            a.add(x.id.clone()).map_err(err)?;
+            a.add(x.authorization.clone()).map_err(err)?;
+            a.add(x.confirmation.clone()).map_err(err)?;
+            a.add(x.patient.clone()).map_err(err)?;
+            a.add(x.pharmacy.clone()).map_err(err)?;
+            a.add(x.pharmacist.clone()).map_err(err)?;
+            a.add(d(&x.date)).map_err(err)?;
+            a.add(i64::from(x.days_supply)).map_err(err)?;
+            a.add(i64::from(x.quantity)).map_err(err)?;
+            a.add(json(&x.counselling)?).map_err(err)?;
+            a.add(seq).map_err(err)?;
+            Ok(())
+        },
+    )
+    .await?;
+    // Every dispensed authorization was active and is now used: one row each, as write by write.
+    let used: Vec<&str> = rows
+        .iter()
+        .filter_map(|w| match w {
+            Write::InsertDispense(x) => Some(x.authorization.as_str()),
+            _ => None,
+        })
+        .collect();
+    for chunk in used.chunks(500) {
+        let ids = serde_json::to_string(chunk)
+            .map_err(|e| StorageError::Database(format!("bulk ids: {e}")))?;
+        let done = sqlx::query(
+            "UPDATE authorizations SET status = 'used'
+             WHERE number IN (SELECT value FROM json_each(?1)) AND status = 'active'",
+        )
+        .bind(ids)
+        .execute(&mut *c)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(StorageError::Constraint {
+                constraint: format!(
+                    "dispense (authorization no longer active): {} of {} authorizations changed",
+                    done.rows_affected(),
+                    chunk.len()
+                ),
+            });
+        }
+    }
+    Ok(true)
+}
+
+/// Insert `rows` with statements of up to 500 rows (`width` values a row, under SQLite's 32,766 parameters;
+/// `row` the values of one row when not `width` plain parameters).
+async fn insert_many(
+    c: &mut SqliteConnection,
+    head: &str,
+    width: usize,
+    row: Option<&str>,
+    rows: &[&Write],
+    mut bind: impl FnMut(&mut SqliteArguments, &Write) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    let per = (32_000 / width).min(500);
+    let row = row.map_or_else(
+        || format!("({})", vec!["?"; width].join(",")),
+        str::to_string,
+    );
+    for chunk in rows.chunks(per) {
+        let mut sql = String::from(head);
+        sql.push_str(&vec![row.as_str(); chunk.len()].join(","));
+        let mut args = SqliteArguments::default();
+        for w in chunk {
+            bind(&mut args, w)?;
+        }
+        let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(StorageError::Constraint {
+                constraint: format!(
+                    "bulk insert changed {} rows, expected {}",
+                    done.rows_affected(),
+                    chunk.len()
+                ),
+            });
+        }
     }
     Ok(())
 }

@@ -87,6 +87,14 @@ pub trait StoreTx: Send {
     -> Result<Option<ConfirmationRow>, StorageError>;
     /// Make one change. A violated database invariant is [`StorageError::Constraint`].
     async fn apply(&mut self, write: &Write) -> Result<(), StorageError>;
+    /// Make every change of one command. The state after is the one [`StoreTx::apply`] gives write by write (a
+    /// backend may write a large batch, such as a synthetic registry, table by table in multi-row statements).
+    async fn apply_all(&mut self, writes: &[Write]) -> Result<(), StorageError> {
+        for w in writes {
+            self.apply(w).await?;
+        }
+        Ok(())
+    }
     /// Append the audit row and remember the idempotency key with it.
     async fn append(
         &mut self,

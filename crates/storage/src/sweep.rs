@@ -107,6 +107,32 @@ pub fn tasks_for(file: &PatientFile, pack: &RulePack, on: Date) -> Vec<Task> {
     out
 }
 
+/// The tasks of these patients, in their order, judged on every core (the engine is pure: each patient's answer
+/// is the one [`tasks_for`] gives alone).
+pub fn tasks_parallel(files: &[PatientFile], pack: &RulePack, on: Date) -> Vec<Task> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || files.len() < 64 {
+        return files.iter().flat_map(|f| tasks_for(f, pack, on)).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .flat_map(|f| tasks_for(f, pack, on))
+                        .collect::<Vec<Task>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Sweep every patient, a page at a time; `progress(done, total)` after each page.
 pub async fn sweep(
     store: &dyn Store,
@@ -127,13 +153,11 @@ pub async fn sweep(
         let Some(last) = files.last() else { break };
         after = last.patient.id.clone();
         let ids: Vec<String> = files.iter().map(|f| f.patient.id.clone()).collect();
-        let mut tasks = Vec::new();
-        for f in &files {
-            if f.patient.status != TreatmentStatus::Discontinued {
-                report.swept += 1;
-            }
-            tasks.extend(tasks_for(f, pack, on));
-        }
+        report.swept += files
+            .iter()
+            .filter(|f| f.patient.status != TreatmentStatus::Discontinued)
+            .count();
+        let tasks = tasks_parallel(&files, pack, on);
         report.blocked += tasks.iter().filter(|t| t.state == "blocked").count();
         report.tasks += tasks.len();
         store.replace_tasks(&ids, &tasks, on).await?;

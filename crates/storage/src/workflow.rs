@@ -142,17 +142,11 @@ impl Workflow {
         };
         let outcome = match decided {
             Ok(accepted) => {
-                let mut violated = None;
-                for w in &accepted.writes {
-                    match tx.apply(w).await {
-                        Ok(()) => {}
-                        Err(StorageError::Constraint { constraint }) => {
-                            violated = Some(constraint);
-                            break;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
+                let violated = match tx.apply_all(&accepted.writes).await {
+                    Ok(()) => None,
+                    Err(StorageError::Constraint { constraint }) => Some(constraint),
+                    Err(e) => return Err(e),
+                };
                 match violated {
                     None => Outcome::Accepted {
                         answer: accepted.answer,

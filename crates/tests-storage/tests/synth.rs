@@ -4,7 +4,7 @@
 
 use anyhow::{Result, ensure};
 use lenaguard_storage::command::{ADMIN, Command, CommandRequest};
-use lenaguard_storage::sweep::sweep;
+use lenaguard_storage::sweep::{Task, sweep, tasks_for};
 use lenaguard_storage::synth::{CLINIC, PHARMACIST, PHARMACY, PRESCRIBER};
 use lenaguard_storage::{Store, verify_audit};
 use lenaguard_tests_storage::*;
@@ -102,6 +102,22 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
         .map(|t| t.patient.clone())
         .collect();
     ensure!(swept == stored, "sweep {swept:?} != stored rows {stored:?}");
+    // The bulk sweep (pages, judged on every core, tasks written in batches) gives exactly the answers of
+    // judging each patient alone from the one-patient loader.
+    let mut alone = Vec::new();
+    for id in store.patient_ids().await? {
+        let file = store.patient_file(&id).await?;
+        let file = file.ok_or_else(|| anyhow::anyhow!("no file for {id}"))?;
+        alone.extend(tasks_for(&file, wf.pack(), DAY));
+    }
+    let by_key = |t: &Task| (t.patient.clone(), t.kind.clone());
+    alone.sort_by_key(by_key);
+    let mut bulk = tasks.clone();
+    bulk.sort_by_key(by_key);
+    ensure!(
+        !bulk.is_empty() && bulk == alone,
+        "bulk sweep and per-patient judgement differ"
+    );
     ensure!(verify_audit(store.as_ref()).await?.intact());
     Ok(())
 }
