@@ -19,6 +19,7 @@ pub mod input;
 pub mod output;
 pub mod pk;
 pub mod rules;
+pub mod serve;
 pub mod workflow;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -84,6 +85,8 @@ pub enum Command {
     Sweep(db::SweepArgs),
     /// Write a synthetic registry (realistic histories, some missed tests and lapsed windows).
     Synth(db::SynthArgs),
+    /// The CDS Hooks 2.0 service for EHRs (order-select, order-sign, patient-view), JWT-authenticated.
+    ServeCds(serve::ServeCdsArgs),
 }
 
 /// An outcome that maps to an exit code.
@@ -142,5 +145,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Restore(args) => db::restore(&ctx, args),
         Command::Sweep(args) => db::sweep(&ctx, args),
         Command::Synth(args) => db::synth(&ctx, args),
+        Command::ServeCds(args) => serve::run(&ctx, args, cli.today.is_some()),
     }
 }

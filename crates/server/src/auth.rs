@@ -1,0 +1,285 @@
+//! CDS client authentication (standards.md §1.7): a JWT bearer token on every service and feedback call, checked
+//! against the calling client's configured JWKS. The header must name `alg` (ES384 or RS384 only, as allowed for
+//! that client) and `kid`; the payload must carry `iss` (allowlisted), `aud` (the exact URL called), `exp`, `iat`
+//! (not in the future) and `jti` (never seen before). `alg: none` and the HMAC algorithms are refused by name
+//! before any key is looked up, because the spec forbids them and a shared secret would let a client forge
+//! another's calls. Every refusal is 401 (§1.8 leaves 401/403 to the service; RFC 6750 `invalid_token`).
+//!
+//! JWKS are static (configured per client, for offline use); fetching them from `jku` with a cache is not done
+//! yet. The `jti` replay cache is in process ([`MemoryReplayCache`]) behind the [`ReplayCache`] trait, so that a
+//! shared store can back it when several servers answer for one base URL.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Clock skew tolerated on `exp` and `iat`, in seconds.
+pub const LEEWAY_SECONDS: i64 = 30;
+/// The longest token lifetime accepted (`exp - iat`): it bounds how long a `jti` must be remembered.
+pub const MAX_LIFETIME_SECONDS: i64 = 3600;
+
+/// Why a token was refused. The message goes to the client; it names the check, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("Authorization: a Bearer JWT is required (CDS Hooks 2.0 security)")]
+    NoToken,
+    #[error("token: not a JWS compact serialization ({0})")]
+    Malformed(String),
+    #[error("token header alg {0:?} is refused: unsigned tokens are not accepted")]
+    AlgNone(String),
+    #[error("token header alg {0:?} is refused: symmetric (HMAC) algorithms are not accepted")]
+    Hmac(String),
+    #[error("token header alg {0:?} is not accepted for this client; expected one of {1}")]
+    AlgNotAllowed(String, String),
+    #[error("token iss {0:?} is not a configured CDS client")]
+    UnknownIssuer(String),
+    #[error("token header: kid is required")]
+    NoKid,
+    #[error("token kid {0:?} is not in the client's JWKS")]
+    UnknownKid(String),
+    #[error("token signature or claims refused: {0}")]
+    Invalid(String),
+    #[error("token aud does not name this URL ({0})")]
+    WrongAudience(String),
+    #[error("token iat is in the future")]
+    IssuedInFuture,
+    #[error("token lifetime exceeds {MAX_LIFETIME_SECONDS} s")]
+    TooLong,
+    #[error("token jti is required")]
+    NoJti,
+    #[error("token jti was already used")]
+    Replayed,
+}
+
+/// One CDS client as configured: its issuer, its public keys and the algorithms it may sign with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub iss: String,
+    /// ES384 and/or RS384.
+    pub algorithms: Vec<String>,
+    /// The JWKS inline ...
+    #[serde(default)]
+    pub jwks: Option<JwkSet>,
+    /// ... or in a file, relative to the clients file.
+    #[serde(default)]
+    pub jwks_file: Option<String>,
+}
+
+/// The clients file (`--clients FILE`, TOML or JSON): `[[clients]]` entries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsFile {
+    pub clients: Vec<ClientConfig>,
+}
+
+/// A client ready for checks.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub iss: String,
+    pub algorithms: Vec<Algorithm>,
+    pub jwks: JwkSet,
+}
+
+/// Parse one allowed algorithm; only those the spec recommends are accepted in configuration.
+pub fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    match s {
+        "ES384" => Ok(Algorithm::ES384),
+        "RS384" => Ok(Algorithm::RS384),
+        other => Err(format!(
+            "algorithm {other:?} is not accepted; expected ES384 or RS384"
+        )),
+    }
+}
+
+impl Client {
+    pub fn new(iss: String, algorithms: &[String], jwks: JwkSet) -> Result<Client, String> {
+        let algorithms = algorithms
+            .iter()
+            .map(|a| parse_algorithm(a).map_err(|e| format!("client {iss:?}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if algorithms.is_empty() {
+            return Err(format!("client {iss:?}: algorithms is empty"));
+        }
+        for k in &jwks.keys {
+            if k.common.key_id.is_none() {
+                return Err(format!("client {iss:?}: every JWKS key needs a kid"));
+            }
+            DecodingKey::from_jwk(k)
+                .map_err(|e| format!("client {iss:?}: JWKS key refused: {e}"))?;
+        }
+        Ok(Client {
+            iss,
+            algorithms,
+            jwks,
+        })
+    }
+}
+
+/// Read the clients file. TOML unless the name ends in `.json`.
+pub fn load_clients(path: &Path) -> Result<Vec<Client>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: ClientsFile = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+    } else {
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    file.clients
+        .into_iter()
+        .map(|c| {
+            let jwks = match (c.jwks, c.jwks_file) {
+                (Some(j), None) => j,
+                (None, Some(f)) => {
+                    let p = dir.join(f);
+                    let t =
+                        std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))?
+                }
+                _ => {
+                    return Err(format!(
+                        "client {:?}: give exactly one of jwks and jwks_file",
+                        c.iss
+                    ));
+                }
+            };
+            Client::new(c.iss, &c.algorithms, jwks)
+        })
+        .collect()
+}
+
+/// Remembers the `jti` of accepted tokens until they expire.
+pub trait ReplayCache: Send + Sync + std::fmt::Debug {
+    /// Record `(iss, jti)` valid until `exp` (Unix seconds); `false` if it was already recorded.
+    fn first_use(&self, iss: &str, jti: &str, exp: i64, now: i64) -> bool;
+}
+
+/// The in-process replay cache: correct for one server process only.
+#[derive(Debug, Default)]
+pub struct MemoryReplayCache {
+    seen: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl ReplayCache for MemoryReplayCache {
+    fn first_use(&self, iss: &str, jti: &str, exp: i64, now: i64) -> bool {
+        // A poisoned lock only means another request panicked mid-insert; the map is still usable.
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Expired tokens are refused by `exp` anyway, so their jtis need not be kept: this bounds the map.
+        seen.retain(|_, until| *until + LEEWAY_SECONDS >= now);
+        let key = (iss.to_string(), jti.to_string());
+        if seen.contains_key(&key) {
+            return false;
+        }
+        seen.insert(key, exp);
+        true
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    iss: String,
+    exp: i64,
+    iat: Option<i64>,
+    jti: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IssOnly {
+    iss: Option<String>,
+}
+
+fn segment<T: for<'de> Deserialize<'de>>(part: Option<&str>, what: &str) -> Result<T, AuthError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part.ok_or_else(|| AuthError::Malformed(format!("no {what}")))?)
+        .map_err(|_| AuthError::Malformed(format!("{what} is not base64url")))?;
+    serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed(format!("{what} is not JSON")))
+}
+
+/// Check a bearer token for a call to `audience` at Unix time `now`. Returns the client's `iss`.
+pub fn verify(
+    authorization: Option<&str>,
+    audience: &str,
+    clients: &[Client],
+    replay: &dyn ReplayCache,
+    now: i64,
+) -> Result<String, AuthError> {
+    let token = authorization
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::NoToken)?;
+    let mut parts = token.split('.');
+    let header: RawHeader = segment(parts.next(), "header")?;
+    let unverified: IssOnly = segment(parts.next(), "payload")?;
+    // The algorithm is judged from the raw header, before any library decides what it means.
+    let alg = header.alg.unwrap_or_default();
+    if alg.eq_ignore_ascii_case("none") || alg.is_empty() {
+        return Err(AuthError::AlgNone(alg));
+    }
+    if alg.to_ascii_uppercase().starts_with("HS") {
+        return Err(AuthError::Hmac(alg));
+    }
+    // iss is read unverified only to choose whose keys to verify with.
+    let iss = unverified.iss.unwrap_or_default();
+    let client = clients
+        .iter()
+        .find(|c| c.iss == iss)
+        .ok_or_else(|| AuthError::UnknownIssuer(iss.clone()))?;
+    let algorithm = client
+        .algorithms
+        .iter()
+        .copied()
+        .find(|a| format!("{a:?}") == alg)
+        .ok_or_else(|| {
+            let names: Vec<String> = client.algorithms.iter().map(|a| format!("{a:?}")).collect();
+            AuthError::AlgNotAllowed(alg.clone(), names.join(", "))
+        })?;
+    let kid = header.kid.ok_or(AuthError::NoKid)?;
+    let jwk = client
+        .jwks
+        .find(&kid)
+        .ok_or_else(|| AuthError::UnknownKid(kid.clone()))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = LEEWAY_SECONDS as u64;
+    validation.set_issuer(&[&client.iss]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidAudience => {
+                AuthError::WrongAudience(format!("expected {audience}"))
+            }
+            _ => AuthError::Invalid(e.to_string()),
+        })?;
+    let claims = data.claims;
+    let iat = claims
+        .iat
+        .ok_or_else(|| AuthError::Invalid("iat is required".into()))?;
+    if iat > now + LEEWAY_SECONDS {
+        return Err(AuthError::IssuedInFuture);
+    }
+    if claims.exp - iat > MAX_LIFETIME_SECONDS {
+        return Err(AuthError::TooLong);
+    }
+    let jti = claims
+        .jti
+        .filter(|j| !j.is_empty())
+        .ok_or(AuthError::NoJti)?;
+    // Recorded only after the signature holds, so nobody can burn another client's jtis.
+    if !replay.first_use(&claims.iss, &jti, claims.exp, now) {
+        return Err(AuthError::Replayed);
+    }
+    Ok(claims.iss)
+}

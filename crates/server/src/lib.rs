@@ -1,0 +1,128 @@
+//! The CDS Hooks 2.0 HTTP service (standards.md §1): discovery (§1.2), the `order-select`, `order-sign` and
+//! `patient-view` services (§1.3, §1.9) answered from prefetch (§1.4) with one card (§1.5), feedback (§1.6),
+//! JWT client authentication (§1.7, [`auth`]) and the status codes of §1.8 (412 with an OperationOutcome when
+//! prefetch is missing; 400 with an OperationOutcome naming the field for bad input; never 500 for bad input).
+//!
+//! The pure work (parsing, Bundle → snapshot, card) is `lenaguard-interop`'s; the engine is
+//! `lenaguard_domain::assess`. Not here yet: fetching missing prefetch from `fhirServer`, storing feedback and
+//! override statistics, fetching JWKS from `jku`, a replay cache shared between servers.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod devkey;
+mod service;
+
+pub use auth::{Client, MemoryReplayCache, ReplayCache, load_clients};
+pub use devkey::{DEV_ISSUER, DevKey};
+
+use jiff::civil::Date;
+use lenaguard_domain::RulePack;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// The largest request body accepted: a realistic prefetch is tens of kilobytes; this leaves room for long lab
+/// histories without letting one caller hold megabytes of memory.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Everything the service needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen; port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// The public base URL clients call (the JWT `aud` is this plus the path). `None`: `http://` + the bound
+    /// address, which is only right when clients connect directly.
+    pub base_url: Option<String>,
+    pub clients: Vec<Client>,
+    pub pack: Arc<RulePack>,
+    /// Assess on this date instead of today's local date (tests and replays).
+    pub today: Option<Date>,
+    /// The web app's base URL for the card's link, if there is one.
+    pub app_url: Option<String>,
+    pub body_limit: usize,
+    pub timeout: Duration,
+}
+
+impl Settings {
+    pub fn new(listen: SocketAddr, clients: Vec<Client>, pack: RulePack) -> Settings {
+        Settings {
+            listen,
+            base_url: None,
+            clients,
+            pack: Arc::new(pack),
+            today: None,
+            app_url: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A bound, not yet running, service.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    base_url: String,
+}
+
+impl Application {
+    /// Bind the listener and build the routes; the port is known from here on.
+    pub async fn build(settings: Settings) -> std::io::Result<Application> {
+        Self::build_with_replay(settings, Arc::new(MemoryReplayCache::default())).await
+    }
+
+    /// As [`Application::build`], with a given replay cache (one shared by several servers).
+    pub async fn build_with_replay(
+        settings: Settings,
+        replay: Arc<dyn ReplayCache>,
+    ) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let addr = listener.local_addr()?;
+        let base_url = settings
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_string();
+        let router = service::router(settings, base_url.clone(), replay);
+        Ok(Application {
+            listener,
+            router,
+            base_url,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The base URL the JWT `aud` is checked against.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Serve until `shutdown` completes; requests in flight are finished.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serve until Ctrl-C.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    }
+}
+
+/// Bind and serve until Ctrl-C.
+pub async fn serve(settings: Settings) -> std::io::Result<()> {
+    Application::build(settings).await?.run().await
+}

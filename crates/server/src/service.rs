@@ -1,0 +1,320 @@
+//! Routes of the CDS Hooks service (standards.md §1.2 discovery, §1.3 service call, §1.6 feedback, §1.8 status
+//! codes with an OperationOutcome body on every non-2xx answer).
+//!
+//! Nothing about the patient is logged: a refused call answers the caller with the reason and writes nothing.
+
+use crate::Settings;
+use crate::auth::{self, AuthError, Client, ReplayCache};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jiff::civil::Date;
+use lenaguard_domain::{RulePack, assess};
+use lenaguard_interop::cds::services::{ORDER_SELECT, ORDER_SIGN, PATIENT_VIEW, REQUIRED_PREFETCH};
+use lenaguard_interop::cds::{
+    CardContext, CdsRequest, CdsResponse, FeedbackRequest, card_for, discovery, prefetch_bundle,
+};
+use lenaguard_interop::fhir::{
+    MedicationRequest, OperationOutcome, OperationOutcomeIssue, Resource,
+};
+use lenaguard_interop::order::{self, Drug};
+use lenaguard_interop::{ImportOptions, InteropError, fhir_to_snapshot};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug)]
+struct AppState {
+    base_url: String,
+    clients: Vec<Client>,
+    replay: Arc<dyn ReplayCache>,
+    pack: Arc<RulePack>,
+    today: Option<Date>,
+    app_url: Option<String>,
+}
+
+pub(crate) fn router(settings: Settings, base_url: String, replay: Arc<dyn ReplayCache>) -> Router {
+    let timeout = settings.timeout;
+    let state = Arc::new(AppState {
+        base_url,
+        clients: settings.clients,
+        replay,
+        pack: settings.pack,
+        today: settings.today,
+        app_url: settings.app_url,
+    });
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/cds-services", get(discovery_handler))
+        .route("/cds-services/{id}", post(service_handler))
+        .route("/cds-services/{id}/feedback", post(feedback_handler))
+        .fallback(|| async {
+            outcome(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such route".into(),
+                None,
+            )
+        })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(middleware::from_fn_with_state(timeout, with_timeout))
+}
+
+/// A slow request is answered 503 instead of holding a connection forever.
+async fn with_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => outcome(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {} s", limit.as_secs()),
+            None,
+        ),
+    }
+}
+
+fn outcome(status: StatusCode, code: &str, diagnostics: String, path: Option<String>) -> Response {
+    let body = OperationOutcome {
+        issue: vec![OperationOutcomeIssue {
+            severity: "error".into(),
+            code: code.into(),
+            diagnostics: Some(diagnostics),
+            expression: path.into_iter().collect(),
+            ..OperationOutcomeIssue::default()
+        }],
+        ..OperationOutcome::default()
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+fn interop_error(e: &InteropError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, axum::Json(e.to_operation_outcome())).into_response()
+}
+
+fn auth_error(e: &AuthError) -> Response {
+    let mut r = outcome(StatusCode::UNAUTHORIZED, "login", e.to_string(), None);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    r
+}
+
+fn body_error(e: &BytesRejection) -> Response {
+    let status = e.status();
+    let status = if status.is_server_error() {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    outcome(status, "too-costly", e.body_text(), Some("request".into()))
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap, path: &str) -> Result<String, AuthError> {
+    let audience = format!("{}{path}", state.base_url);
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    auth::verify(
+        header,
+        &audience,
+        &state.clients,
+        state.replay.as_ref(),
+        jiff::Timestamp::now().as_second(),
+    )
+}
+
+/// Discovery needs no token: it lists services and prefetch templates, no patient data, and an EHR reads it
+/// while being configured.
+async fn discovery_handler() -> Response {
+    axum::Json(discovery()).into_response()
+}
+
+fn hook_of(id: &str) -> Option<&'static str> {
+    match id {
+        ORDER_SIGN => Some("order-sign"),
+        ORDER_SELECT => Some("order-select"),
+        PATIENT_VIEW => Some("patient-view"),
+        _ => None,
+    }
+}
+
+fn unknown_service(id: &str) -> Response {
+    outcome(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("no CDS service {id:?}; see GET /cds-services"),
+        None,
+    )
+}
+
+async fn service_handler(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(e) = authenticate(&state, &headers, &format!("/cds-services/{id}")) {
+        return auth_error(&e);
+    }
+    let Some(hook) = hook_of(&id) else {
+        return unknown_service(&id);
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_error(&e),
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            "the body is not UTF-8 JSON".into(),
+            Some("request".into()),
+        );
+    };
+    let today = state
+        .today
+        .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+    match answer(&state, hook, text, today) {
+        Ok(r) => axum::Json(r).into_response(),
+        Err(e) => interop_error(&e),
+    }
+}
+
+/// The drafts to check: lenalidomide MedicationRequests of `draftOrders` (for order-select, only the selected
+/// ones). Orders for other drugs are not ours to comment on; an order whose drug cannot be told is kept, so
+/// that `card_for` says why it has no card instead of this function guessing.
+fn lenalidomide_drafts(request: &CdsRequest) -> Result<Vec<MedicationRequest>, InteropError> {
+    let Some(drafts) = request.draft_orders()? else {
+        return Err(InteropError::missing(
+            "context.draftOrders",
+            "a Bundle of the draft orders (order-select and order-sign)",
+        ));
+    };
+    let selections = &request.context.selections;
+    Ok(drafts
+        .resources()
+        .filter_map(|r| match r {
+            Resource::MedicationRequest(m) => Some(m),
+            _ => None,
+        })
+        .filter(|m| {
+            selections.is_empty()
+                || m.id
+                    .as_deref()
+                    .is_some_and(|id| selections.contains(&format!("MedicationRequest/{id}")))
+        })
+        .filter(|m| !matches!(order::identify(m), Ok(Drug::Other { .. })))
+        .cloned()
+        .collect())
+}
+
+/// The patient's current lenalidomide order among the prefetched medications (patient-view).
+fn current_order(bundle: &lenaguard_interop::fhir::Bundle) -> Option<MedicationRequest> {
+    bundle
+        .resources()
+        .filter_map(|r| match r {
+            Resource::MedicationRequest(m) => Some(m),
+            _ => None,
+        })
+        .filter(|m| m.status == "active")
+        .filter(|m| matches!(order::identify(m), Ok(Drug::Lenalidomide { .. })))
+        .last()
+        .cloned()
+}
+
+fn answer(
+    state: &AppState,
+    hook: &str,
+    text: &str,
+    today: Date,
+) -> Result<CdsResponse, InteropError> {
+    let request = CdsRequest::from_json(text)?;
+    if request.hook != hook {
+        return Err(InteropError::invalid("request.hook", &request.hook, hook));
+    }
+    let pack = state.pack.as_ref();
+    // Orders and the order being checked: for order hooks the drafts (history excludes them); for patient-view
+    // the current order, read as history.
+    let checks: Vec<(MedicationRequest, bool)> = if hook == "patient-view" {
+        let bundle = prefetch_bundle(&request, &REQUIRED_PREFETCH)?;
+        current_order(&bundle)
+            .into_iter()
+            .map(|m| (m, false))
+            .collect()
+    } else {
+        // No lenalidomide draft: nothing to say, and no prefetch needed to say it.
+        lenalidomide_drafts(&request)?
+            .into_iter()
+            .map(|m| (m, true))
+            .collect()
+    };
+    let mut cards = Vec::new();
+    for (order, proposed) in &checks {
+        let bundle = prefetch_bundle(&request, &REQUIRED_PREFETCH)?;
+        let options = ImportOptions {
+            proposed: proposed.then_some(order),
+            ..ImportOptions::new(pack)
+        };
+        let (snapshot, notes) = fhir_to_snapshot(&bundle, &options)?;
+        let assessment = assess(&snapshot, pack, today)?;
+        let app_url = state.app_url.as_deref().map(|a| {
+            format!(
+                "{}/patients/{}",
+                a.trim_end_matches('/'),
+                request.context.patient_id.as_deref().unwrap_or_default()
+            )
+        });
+        let ctx = CardContext {
+            hook_instance: &request.hook_instance,
+            service_base: &state.base_url,
+            app_url: app_url.as_deref(),
+            notes: &notes,
+        };
+        if let Some(card) = card_for(&assessment, order, &ctx).card {
+            cards.push(card);
+        }
+    }
+    Ok(CdsResponse {
+        cards,
+        system_actions: Vec::new(),
+    })
+}
+
+/// Feedback is checked and acknowledged; it is not stored yet, so there are no override statistics yet.
+async fn feedback_handler(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(e) = authenticate(&state, &headers, &format!("/cds-services/{id}/feedback")) {
+        return auth_error(&e);
+    }
+    if hook_of(&id).is_none() {
+        return unknown_service(&id);
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_error(&e),
+    };
+    let parsed: FeedbackRequest = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => {
+            return interop_error(&InteropError::malformed(
+                format!("feedback (line {}, column {})", e.line(), e.column()),
+                e.to_string(),
+            ));
+        }
+    };
+    match parsed.validate() {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => interop_error(&e),
+    }
+}
