@@ -262,10 +262,22 @@ pub struct Checked {
 impl Snapshot {
     /// Parse a snapshot from JSON; serde's message names the field and the line.
     pub fn from_json(text: &str) -> Result<Snapshot, InputError> {
-        serde_json::from_str(text).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let field = if path.is_empty() || path == "." {
+                format!(
+                    "snapshot (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                )
+            } else {
+                path
+            };
             InputError::invalid(
-                json_path_hint(&e),
-                e.to_string(),
+                field,
+                inner.to_string(),
                 "a snapshot as described by docs/schema/snapshot.schema.json",
             )
         })
@@ -569,10 +581,6 @@ impl Snapshot {
 fn whole_years(birth: Date, today: Date) -> Option<f64> {
     let span = birth.until((jiff::Unit::Year, today)).ok()?;
     Some(f64::from(span.get_years()))
-}
-
-fn json_path_hint(e: &serde_json::Error) -> String {
-    format!("snapshot (line {}, column {})", e.line(), e.column())
 }
 
 fn check_lab(pack: &RulePack, lab: &Lab, today: Date) -> Result<CheckedLab, InputError> {

@@ -141,6 +141,7 @@ fn histories_that_contradict_themselves_are_refused() {
 
 #[test]
 fn malformed_json_names_the_field() {
+    let mut fields = Vec::new();
     for (text, needle) in [
         (
             r#"{"patient": {"age_years": 60, "weight_kg": 80}, "regimen": "mm_rd", "treatment": {"status": "not_started"}}"#,
@@ -166,5 +167,11 @@ fn malformed_json_names_the_field() {
     ] {
         let e = Snapshot::from_json(text).unwrap_err();
         assert!(e.to_string().contains(needle), "{needle}: {e}");
+        fields.push(e.field().to_string());
     }
+    // The path of the field at fault, not only a line and column.
+    assert_eq!(fields[0], "patient");
+    assert_eq!(fields[1], "regimen");
+    assert_eq!(fields[3], "patient.age_years");
+    assert_eq!(fields[4], "treatment.current.dose_mg");
 }
