@@ -496,3 +496,34 @@ fn the_clients_file_is_read_and_refuses_hmac() {
     assert!(e.contains("HS256"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn patient_view_and_order_select_answer_200() {
+    let s = start().await;
+    let base: Value = serde_json::from_str(&fixture("order-sign-crcl40.json")).unwrap();
+    // patient-view: the prefetch alone; the answer is a card list (empty or one card), never an error.
+    let mut pv = base.clone();
+    pv["hook"] = json!("patient-view");
+    pv["context"].as_object_mut().unwrap().remove("draftOrders");
+    let path = "/cds-services/lenalidomide-patient-view";
+    let body = serde_json::to_vec(&pv).unwrap();
+    let r = http(&s, "POST", path, Some(&token_for(&s, path)), Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["cards"].as_array().unwrap().len() <= 1);
+    // order-select of the same draft: the same dose card.
+    let mut os = base.clone();
+    os["hook"] = json!("order-select");
+    os["context"]["selections"] = json!(["MedicationRequest/mr-len-c1"]);
+    let path = "/cds-services/lenalidomide-order-select";
+    let body = serde_json::to_vec(&os).unwrap();
+    let r = http(&s, "POST", path, Some(&token_for(&s, path)), Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["cards"].as_array().unwrap().len(), 1);
+    // A selection that is not the lenalidomide draft: nothing to say, and no prefetch needed to say it.
+    os["context"]["selections"] = json!(["MedicationRequest/other"]);
+    os.as_object_mut().unwrap().remove("prefetch");
+    let body = serde_json::to_vec(&os).unwrap();
+    let r = http(&s, "POST", path, Some(&token_for(&s, path)), Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["cards"], json!([]));
+}
