@@ -4,7 +4,7 @@
 use crate::dose::{Frequency, Schedule};
 use crate::finding::{Finding, Severity};
 use crate::provenance::{Basis, Provenance, Status};
-use lenaguard_pk::{Covariates, LEN_R1, ProvenanceStatus, Regimen, relative_exposure};
+use lenaguard_pk::{Covariates, LEN_R1, ProvenanceStatus, Regimen, auc_ratio};
 
 /// A finding with the predicted steady-state exposure of `schedule` relative to 25 mg once daily at normal
 /// kidney function, or `None` when the model cannot answer (no CrCl, no weight, or out of its range).
@@ -26,7 +26,8 @@ pub fn finding(
         (Frequency::OnceDaily, false) => Regimen::once_daily(mg),
         (Frequency::Every48Hours, false) => Regimen::every_48h(mg),
     };
-    let e = relative_exposure(&LEN_R1, &covariates, &regimen).ok()?;
+    // The AUC alone, by mass balance: the full profile (`lenaguard pk`) costs too much for every assessment.
+    let (auc24, ratio) = auc_ratio(&LEN_R1, &covariates, &regimen).ok()?;
     let model = &LEN_R1;
     let provenance = Provenance::new(crate::provenance::RuleSource {
         rule: format!("pk.{}", model.name),
@@ -46,13 +47,11 @@ pub fn finding(
             "pk.exposure",
             Severity::Info,
             format!(
-                "Predicted steady-state exposure of {} mg {}: AUC0-24 {:.0} ng·h/mL, {:.2} times that of 25 mg once daily at normal kidney function (Cmax {:.0}, trough {:.1} ng/mL). Model {} (calibrated, not published); informational, the label decides the dose.",
+                "Predicted steady-state exposure of {} mg {}: AUC0-24 {:.0} ng·h/mL, {:.2} times that of 25 mg once daily at normal kidney function (profile: lenaguard pk). Model {} (calibrated, not published); informational, the label decides the dose.",
                 mg,
                 schedule.frequency,
-                e.auc24_ss_ng_h_ml,
-                e.ratio_to_reference,
-                e.cmax_ss_ng_ml,
-                e.cmin_ss_ng_ml,
+                auc24,
+                ratio,
                 model.name
             ),
         )

@@ -240,6 +240,34 @@ pub fn relative_exposure(
     })
 }
 
+/// Steady-state AUC per 24 h (ng·h/mL) and its ratio to the model's reference, without the concentration profile:
+/// exact by mass balance when there is no dialysis, so it costs a few operations. For hot paths (a finding in every
+/// assessment); [`relative_exposure`] adds Cmax, trough and half-life.
+pub fn auc_ratio(
+    model: &Model,
+    patient: &Covariates,
+    regimen: &Regimen,
+) -> Result<(f64, f64), PkError> {
+    validate_regimen(regimen)?;
+    let ind = model.individual(patient, regimen.fed)?;
+    let cl_hd = match regimen.dialysis {
+        Some(_) => ind.cl_dialysis_l_h.ok_or_else(|| PkError::Unsupported {
+            model: model.name,
+            feature: "dialysis sessions",
+            reason: "the model has no dialysis clearance; use len-r1".into(),
+        })?,
+        None => 0.0,
+    };
+    let auc = steady_auc24(&ind, regimen, cl_hd)?;
+    let reference_ind = model.individual(&model.reference_covariates()?, false)?;
+    let reference = steady_auc24(
+        &reference_ind,
+        &Regimen::once_daily(model.reference.dose_mg),
+        0.0,
+    )?;
+    Ok((auc * 1000.0, auc / reference))
+}
+
 /// AUC per 24 h (mg·h/L) of the model's reference dose once daily in its reference subject.
 pub(crate) fn reference_auc24(model: &Model) -> Result<f64, PkError> {
     let ind = model.individual(&model.reference_covariates()?, false)?;

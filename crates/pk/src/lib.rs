@@ -54,7 +54,7 @@ pub use covariates::{
     BodySurfaceArea, BodyWeight, Covariates, CreatinineClearance, RenalFunction, SubjectKind,
 };
 pub use error::PkError;
-pub use exposure::{DialysisPattern, ExposureSummary, Regimen, relative_exposure};
+pub use exposure::{DialysisPattern, ExposureSummary, Regimen, auc_ratio, relative_exposure};
 pub use label_check::{
     CheckPopulation, IndicationGroup, LabelCheckRow, LabelRenalDose, RenalPoint, label_renal_check,
     label_renal_doses,

@@ -342,3 +342,35 @@ fn svg_chart_has_axes_legend_title_and_escapes_text() {
     let empty = svg_plot(&[], "nothing");
     assert!(empty.contains("</svg>") && !empty.contains("NaN"));
 }
+
+/// The cheap AUC ratio used in every assessment agrees with the full steady-state computation.
+#[test]
+fn auc_ratio_agrees_with_relative_exposure() {
+    use lenaguard_pk::{Covariates, LEN_R1, Regimen, auc_ratio, relative_exposure};
+    for (crcl, regimen) in [
+        (40.0, Regimen::once_daily(10.0)),
+        (90.0, Regimen::once_daily(25.0)),
+        (20.0, Regimen::every_48h(15.0)),
+        (65.0, Regimen::once_daily(5.0)),
+    ] {
+        let patient = Covariates::patient(crcl, 70.0).expect("covariates");
+        let full = relative_exposure(&LEN_R1, &patient, &regimen).expect("full");
+        let (auc, ratio) = auc_ratio(&LEN_R1, &patient, &regimen).expect("cheap");
+        assert!(
+            (auc / full.auc24_ss_ng_h_ml - 1.0).abs() < 1e-6,
+            "CrCl {crcl}: {auc} vs {}",
+            full.auc24_ss_ng_h_ml
+        );
+        assert!(
+            (ratio / full.ratio_to_reference - 1.0).abs() < 1e-6,
+            "CrCl {crcl}: {ratio} vs {}",
+            full.ratio_to_reference
+        );
+    }
+    let dialysis = Covariates::patient_on_dialysis(70.0).expect("covariates");
+    let full =
+        relative_exposure(&LEN_R1, &dialysis, &Regimen::daily_after_dialysis(5.0)).expect("full");
+    let (_, ratio) =
+        auc_ratio(&LEN_R1, &dialysis, &Regimen::daily_after_dialysis(5.0)).expect("cheap");
+    assert!((ratio / full.ratio_to_reference - 1.0).abs() < 1e-6);
+}
