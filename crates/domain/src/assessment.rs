@@ -3,7 +3,7 @@
 
 use crate::ctcae::CtcaeGrade;
 use crate::dose::Schedule;
-use crate::finding::{Finding, Severity};
+use crate::finding::Finding;
 use crate::pack::RenalBand;
 use crate::regimen::RegimenId;
 use crate::renal::WeightBasis;
@@ -150,10 +150,4 @@ pub struct Assessment {
     /// Monitoring, program (eligibility and window guard), interactions and thromboprophylaxis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety: Option<crate::safety::SafetyReport>,
-}
-
-impl Assessment {
-    pub fn highest_severity(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
-    }
 }

@@ -51,8 +51,3 @@ pub fn next_lower(ladder: &Ladder, current: &Schedule, regimen_days: DayWindow) 
         }
     }
 }
-
-/// Is `s` at or above the floor of this ladder (by dose)?
-pub fn respects_floor(ladder: &Ladder, s: &Schedule) -> bool {
-    s.dose_mg >= ladder.floor.mg
-}

@@ -69,7 +69,7 @@ pub fn ideal_body_weight(cg: &CockcroftGault, sex: Sex, height_cm: f64) -> f64 {
         Sex::Male => cg.ibw_male_base_kg,
         Sex::Female => cg.ibw_female_base_kg,
     };
-    base + cg.ibw_kg_per_cm_over_152 * (height_cm - 152.0)
+    base + cg.ibw_kg_per_cm * (height_cm - cg.ibw_height_pivot_cm)
 }
 
 /// Cockcroft-Gault creatinine clearance and the weight it used.
@@ -265,9 +265,4 @@ pub fn is_renal_starting_dose(pack: &RulePack, regimen: RegimenId, s: &Schedule)
             && r.dose_mg == s.dose_mg
             && r.frequency == s.frequency
     })
-}
-
-/// Relative exposure of a schedule in mg per cycle, used to order doses: a lower band never gets more.
-pub fn mg_per_cycle(s: &Schedule) -> f64 {
-    s.mg_per_cycle()
 }

@@ -494,7 +494,8 @@ fn renal(ctx: &Ctx<'_>, mut doc: Table) -> Result<RenalRules, PackError> {
         female_factor: f64,
         ibw_male_base_kg: f64,
         ibw_female_base_kg: f64,
-        ibw_kg_per_cm_over_152: f64,
+        ibw_height_pivot_cm: f64,
+        ibw_kg_per_cm: f64,
         adjusted_weight_factor: f64,
         default_weight_basis: String,
     }
@@ -543,7 +544,8 @@ fn renal(ctx: &Ctx<'_>, mut doc: Table) -> Result<RenalRules, PackError> {
         cg.female_factor,
         cg.ibw_male_base_kg,
         cg.ibw_female_base_kg,
-        cg.ibw_kg_per_cm_over_152,
+        cg.ibw_height_pivot_cm,
+        cg.ibw_kg_per_cm,
     ]
     .iter()
     .any(|v| *v <= 0.0)
@@ -623,7 +625,8 @@ fn renal(ctx: &Ctx<'_>, mut doc: Table) -> Result<RenalRules, PackError> {
             female_factor: cg.female_factor,
             ibw_male_base_kg: cg.ibw_male_base_kg,
             ibw_female_base_kg: cg.ibw_female_base_kg,
-            ibw_kg_per_cm_over_152: cg.ibw_kg_per_cm_over_152,
+            ibw_height_pivot_cm: cg.ibw_height_pivot_cm,
+            ibw_kg_per_cm: cg.ibw_kg_per_cm,
             adjusted_weight_factor: cg.adjusted_weight_factor,
             provenance: cg_prov,
         },

@@ -152,7 +152,8 @@ pub struct CockcroftGault {
     pub female_factor: f64,
     pub ibw_male_base_kg: f64,
     pub ibw_female_base_kg: f64,
-    pub ibw_kg_per_cm_over_152: f64,
+    pub ibw_height_pivot_cm: f64,
+    pub ibw_kg_per_cm: f64,
     pub adjusted_weight_factor: f64,
     pub provenance: Provenance,
 }
