@@ -30,6 +30,8 @@ pub struct ServeCdsArgs {
     /// The web app's base URL, linked from cards.
     #[arg(long, value_name = "URL")]
     pub app_url: Option<String>,
+    #[command(flatten)]
+    pub db: crate::db::DbArgs,
 }
 
 /// `fixed_today`: `--today` was given, so every call is assessed on that date instead of the current one.
@@ -86,6 +88,7 @@ pub fn run(ctx: &Context, args: &ServeCdsArgs, fixed_today: bool) -> Result<u8, 
         .build()
         .map_err(|e| Failure::Internal(format!("async runtime: {e}")))?;
     rt.block_on(async move {
+        settings.store = Some(crate::db::open(&args.db).await?);
         let app = Application::build(settings)
             .await
             .map_err(|e| Failure::Input(format!("--listen {}: {e}", args.listen)))?;

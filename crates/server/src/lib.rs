@@ -17,6 +17,7 @@ pub use devkey::{DEV_ISSUER, DevKey};
 
 use jiff::civil::Date;
 use lenaguard_domain::RulePack;
+use lenaguard_storage::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,9 @@ pub struct Settings {
     pub app_url: Option<String>,
     pub body_limit: usize,
     pub timeout: Duration,
+    /// The program's records (feedback, the shared replay cache, the FHIR API); `None` runs the CDS services on
+    /// prefetch alone.
+    pub store: Option<Arc<dyn Store>>,
 }
 
 impl Settings {
@@ -55,6 +59,7 @@ impl Settings {
             app_url: None,
             body_limit: DEFAULT_BODY_LIMIT,
             timeout: Duration::from_secs(10),
+            store: None,
         }
     }
 }
