@@ -1,9 +1,10 @@
 //! The PostgreSQL backend: several stateless `lenaguard` processes on one database (scale-out).
 //!
-//! Commands about one patient are judged under a transaction-scoped advisory lock of that patient, and every
-//! append to the audit chain under one chain lock (`pg_advisory_xact_lock`), so commands from every process about
-//! one patient are judged one at a time and the checks read the state they write to (READ COMMITTED reads the
-//! latest commit after a lock is granted), while commands about different patients are judged in parallel. The unique
+//! Commands about one patient are judged and written under a transaction-scoped advisory lock of that patient,
+//! and every append to the audit chain under the row lock of `audit_head`, taken last, so commands from every
+//! process about one patient are judged one at a time and the checks read the state they write to (READ
+//! COMMITTED reads the latest commit after a lock is granted), while commands about different patients are judged
+//! in parallel and only the append and the commit are serial. The unique
 //! indexes of the migration enforce the program's invariants regardless. Connections set `DateStyle` to ISO so
 //! dates read back as `YYYY-MM-DD`.
 #![forbid(unsafe_code)]
@@ -26,9 +27,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// The key of the advisory lock that serialises appends to the audit chain (an arbitrary constant: "LENAGUAR").
-const CHAIN_LOCK: i64 = 0x4C45_4E41_4755_4152;
 
 /// The first half of the two-part advisory lock keys of patients (the second is a hash of the patient id; a
 /// collision only makes two patients wait for each other).
@@ -219,6 +217,19 @@ impl Store for PostgresStore {
     }
 }
 
+impl PgTx {
+    /// The order of this command's rows (one value per command, from `row_order`), taken without the chain lock.
+    async fn order(&mut self) -> Result<i64, StorageError> {
+        if self.seq == 0 {
+            self.seq = sqlx::query_scalar("SELECT nextval('row_order')")
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(self.seq)
+    }
+}
+
 struct PgTx {
     tx: Transaction<'static, Postgres>,
     seq: i64,
@@ -227,19 +238,17 @@ struct PgTx {
 #[async_trait]
 impl StoreTx for PgTx {
     async fn chain_head(&mut self) -> Result<ChainHead, StorageError> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(CHAIN_LOCK)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db)?;
-        let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *self.tx)
+        // The row lock waits for the appender before us and then reads its committed head (READ COMMITTED
+        // re-reads a locked row's newest version), so the chain never forks.
+        let (seq, hash): (i64, Option<String>) =
+            sqlx::query_as("SELECT seq, hash FROM audit_head FOR UPDATE")
+                .fetch_one(&mut *self.tx)
                 .await
                 .map_err(db)?;
-        let head = row.map_or_else(ChainHead::genesis, |(seq, hash)| ChainHead { seq, hash });
-        self.seq = head.seq + 1;
-        Ok(head)
+        Ok(match hash {
+            Some(hash) => ChainHead { seq, hash },
+            None => ChainHead::genesis(),
+        })
     }
 
     async fn lock_patient(&mut self, patient: &str) -> Result<(), StorageError> {
@@ -316,7 +325,8 @@ impl StoreTx for PgTx {
     }
 
     async fn apply(&mut self, write: &Write) -> Result<(), StorageError> {
-        rows::apply(&mut self.tx, write, self.seq).await
+        let seq = self.order().await?;
+        rows::apply(&mut self.tx, write, seq).await
     }
 
     async fn append(
@@ -325,23 +335,21 @@ impl StoreTx for PgTx {
         key: &str,
         request_hash: &str,
     ) -> Result<(), StorageError> {
+        // One statement: the event, its idempotency key and the moved head.
         sqlx::query(
-            "INSERT INTO audit_events (seq, prev_hash, hash, event) VALUES ($1, $2, $3, $4)",
+            "WITH e AS (INSERT INTO audit_events (seq, prev_hash, hash, event) VALUES ($1, $2, $3, $4)),
+                  i AS (INSERT INTO idempotency (key, request_hash, seq) VALUES ($5, $6, $1))
+             UPDATE audit_head SET seq = $1, hash = $3",
         )
         .bind(row.seq)
         .bind(&row.prev_hash)
         .bind(&row.hash)
         .bind(&row.event)
+        .bind(key)
+        .bind(request_hash)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;
-        sqlx::query("INSERT INTO idempotency (key, request_hash, seq) VALUES ($1, $2, $3)")
-            .bind(key)
-            .bind(request_hash)
-            .bind(row.seq)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db)?;
         Ok(())
     }
 

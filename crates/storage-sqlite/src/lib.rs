@@ -266,6 +266,17 @@ impl Store for SqliteStore {
     }
 }
 
+impl SqliteTx {
+    /// The order of this command's rows: the chain position its audit event will take. `BEGIN IMMEDIATE` holds
+    /// the write lock, so the head cannot move between this read and the append.
+    async fn order(&mut self) -> Result<i64, StorageError> {
+        if self.seq == 0 {
+            self.chain_head().await?;
+        }
+        Ok(self.seq)
+    }
+}
+
 struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     /// The seq of the event this transaction appends (set by `chain_head`).
@@ -354,15 +365,17 @@ impl StoreTx for SqliteTx {
     }
 
     async fn apply(&mut self, write: &Write) -> Result<(), StorageError> {
-        rows::apply(&mut self.tx, write, self.seq).await
+        let seq = self.order().await?;
+        rows::apply(&mut self.tx, write, seq).await
     }
 
     async fn apply_all(&mut self, writes: &[Write]) -> Result<(), StorageError> {
-        if rows::apply_bulk(&mut self.tx, writes, self.seq).await? {
+        let seq = self.order().await?;
+        if rows::apply_bulk(&mut self.tx, writes, seq).await? {
             return Ok(());
         }
         for w in writes {
-            rows::apply(&mut self.tx, w, self.seq).await?;
+            rows::apply(&mut self.tx, w, seq).await?;
         }
         Ok(())
     }

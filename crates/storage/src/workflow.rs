@@ -135,11 +135,8 @@ impl Workflow {
             return replay(&hash, &key, first);
         }
         let decided = decide(tx.as_mut(), &self.pack, &req, &tag).await;
-        // Appending to the chain is serial: take the chain lock (if not yet held) only now.
-        let mut chain = match head.take() {
-            Some(h) => h,
-            None => tx.chain_head().await?,
-        };
+        // The writes go in under the patient's lock; appending to the chain is serial, so its lock (if not yet
+        // held) is taken only after them, and held only for the append and the commit.
         let outcome = match decided {
             Ok(accepted) => {
                 let violated = match tx.apply_all(&accepted.writes).await {
@@ -156,7 +153,7 @@ impl Workflow {
                         // only the refusal, in a fresh transaction.
                         drop(tx);
                         tx = self.store.begin().await?;
-                        chain = tx.chain_head().await?;
+                        head = Some(tx.chain_head().await?);
                         if let Some(first) = tx.remembered(&key).await? {
                             return replay(&hash, &key, first);
                         }
@@ -172,6 +169,10 @@ impl Workflow {
             }
             Err(Fail::Refuse(reasons)) => Outcome::Refused { reasons },
             Err(Fail::Storage(e)) => return Err(e),
+        };
+        let chain = match head.take() {
+            Some(h) => h,
+            None => tx.chain_head().await?,
         };
         let head = chain;
         let event = AuditEvent {

@@ -95,6 +95,65 @@ async fn one_dispense_per_authorization_across_two_processes_postgres() -> Resul
     r
 }
 
+/// Commands about 12 patients at once (each walked to a dispense): patients are judged in parallel and only the
+/// appends are serial, so the chain must come out whole: one event per acknowledged command, positions 1..n
+/// without a gap or a fork, every hash verified.
+async fn many_patients_one_chain(store: Arc<dyn Store>) -> Result<()> {
+    let wf = workflow(store.clone());
+    registry(&wf).await?;
+    let before = store.audit_rows(0, 1_000_000).await?.len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let wf = wf.clone();
+        tasks.spawn(async move {
+            let patient = format!("pat-many-{i}");
+            let (auth, conf) = authorized(&wf, &patient).await?;
+            ok(&wf, "ph-bo", DAY, dispense(&auth, &conf)).await?;
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let rows = store.audit_rows(0, 1_000_000).await?;
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    ensure!(
+        seqs == (1..=rows.len() as i64).collect::<Vec<_>>(),
+        "audit positions are not 1..n: {seqs:?}"
+    );
+    let per_patient = (rows.len() - before) / 12;
+    ensure!(
+        rows.len() - before == per_patient * 12 && per_patient >= 8,
+        "{} events for 12 patients",
+        rows.len() - before
+    );
+    ensure!(verify_audit(store.as_ref()).await?.intact());
+    for i in 0..12 {
+        let file = store
+            .patient_file(&format!("pat-many-{i}"))
+            .await?
+            .expect("patient");
+        ensure!(file.dispenses.len() == 1);
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_patients_at_once_keep_one_chain_sqlite() -> Result<()> {
+    let (store, _dir) = sqlite().await?;
+    many_patients_one_chain(Arc::new(store)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_patients_at_once_keep_one_chain_postgres() -> Result<()> {
+    let Some((store, db)) = postgres().await? else {
+        return Ok(());
+    };
+    let r = many_patients_one_chain(Arc::new(store.clone())).await;
+    db.drop_database(store).await?;
+    r
+}
+
 async fn tamper(store: Arc<dyn Store>, edit: impl AsyncFnOnce(i64) -> Result<()>) -> Result<()> {
     let wf = workflow(store.clone());
     let (auth, conf) = authorized(&wf, "pat-tamper").await?;
