@@ -406,7 +406,7 @@ pub fn sweep(ctx: &Context, args: &SweepArgs) -> Outcome {
         };
         let report = lenaguard_storage::sweep::sweep(
             store.as_ref(),
-            &ctx.pack,
+            &Arc::new(ctx.pack.clone()),
             ctx.today,
             args.page,
             &mut progress,

@@ -4,7 +4,7 @@ use crate::db;
 use lenaguard_storage::StorageError;
 use lenaguard_storage::codec::{date, from_json, int, json, name, opt_date, parse};
 use lenaguard_storage::records::{
-    AuthorizationRow, ConfirmationRow, DispenseRow, OrganisationRow, PatientFile, PatientRow,
+    AuthorizationRow, Body, ConfirmationRow, DispenseRow, OrganisationRow, PatientFile, PatientRow,
     PrescriptionRow, RecordRow, UserRow, Write,
 };
 use sqlx::{FromRow, PgConnection};
@@ -328,7 +328,8 @@ pub async fn patient_file(
                 Ok(RecordRow {
                     kind: parse(&r.kind, "patient_records.kind")?,
                     on: date(&r.on_date, "patient_records.on_date")?,
-                    body: from_json(&r.body, "patient_records.body")?,
+                    body: Body::from_text(r.body)
+                        .map_err(|e| StorageError::corrupt("patient_records.body", e))?,
                     id: r.id,
                     patient: r.patient,
                 })
@@ -426,7 +427,7 @@ pub async fn apply(c: &mut PgConnection, w: &Write, seq: i64) -> Result<(), Stor
         .bind(&r.patient)
         .bind(r.kind.as_str())
         .bind(d(&r.on))
-        .bind(json(&r.body)?)
+        .bind(r.body.text())
         .bind(seq),
         Write::InsertPrescription(p) => sqlx::query(
             "INSERT INTO prescriptions (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply,
@@ -570,7 +571,8 @@ pub async fn patient_files(
         files[i].records.push(RecordRow {
             kind: parse(&r.kind, "patient_records.kind")?,
             on: date(&r.on_date, "patient_records.on_date")?,
-            body: from_json(&r.body, "patient_records.body")?,
+            body: Body::from_text(r.body)
+                .map_err(|e| StorageError::corrupt("patient_records.body", e))?,
             id: r.id,
             patient: r.patient,
         });

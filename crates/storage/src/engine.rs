@@ -31,7 +31,7 @@ fn body<T: serde::de::DeserializeOwned>(
     file: &PatientFile,
     r: &crate::records::RecordRow,
 ) -> Result<T, StorageError> {
-    serde_json::from_value(r.body.clone()).map_err(|e| {
+    r.body.decode().map_err(|e| {
         StorageError::corrupt(
             format!(
                 "{} record {} of patient {}",

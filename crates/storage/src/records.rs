@@ -97,7 +97,38 @@ pub struct RecordRow {
     /// The date the fact is about (test date, attestation start, report date).
     pub on: Date,
     /// The command payload that created it (JSON).
-    pub body: serde_json::Value,
+    pub body: Body,
+}
+
+/// A record's body: the payload as JSON text. Kept as text so that reading a patient's file checks each body's
+/// syntax once and the engine parses it once, straight into its type (the sweep reads millions of them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Body(Box<serde_json::value::RawValue>);
+
+impl Body {
+    pub fn of<T: Serialize>(v: &T) -> Result<Body, serde_json::Error> {
+        serde_json::value::to_raw_value(v).map(Body)
+    }
+
+    /// Stored text; an error if it is not JSON.
+    pub fn from_text(text: String) -> Result<Body, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(Body)
+    }
+
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+}
+
+impl PartialEq for Body {
+    fn eq(&self, other: &Body) -> bool {
+        self.text() == other.text()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ use lenaguard_domain::pack::RulePack;
 use lenaguard_domain::program::{self, WindowKind, WindowState};
 use lenaguard_domain::snapshot::TreatmentStatus;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One thing to do for one patient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,10 +134,11 @@ pub fn tasks_parallel(files: &[PatientFile], pack: &RulePack, on: Date) -> Vec<T
     })
 }
 
-/// Sweep every patient, a page at a time; `progress(done, total)` after each page.
+/// Sweep every patient, a page at a time; `progress(done, total)` after each page. The next page is read while
+/// the current one is judged (on its own threads), so reading and judging overlap.
 pub async fn sweep(
     store: &dyn Store,
-    pack: &RulePack,
+    pack: &Arc<RulePack>,
     on: Date,
     page: i64,
     progress: &mut dyn FnMut(usize, usize),
@@ -146,23 +148,31 @@ pub async fn sweep(
         patients: total,
         ..Default::default()
     };
-    let mut after = String::new();
     let mut done = 0;
-    loop {
-        let files = store.patient_files(&after, page).await?;
-        let Some(last) = files.last() else { break };
-        after = last.patient.id.clone();
+    let mut files = store.patient_files("", page).await?;
+    while let Some(last) = files.last() {
+        let after = last.patient.id.clone();
         let ids: Vec<String> = files.iter().map(|f| f.patient.id.clone()).collect();
         report.swept += files
             .iter()
             .filter(|f| f.patient.status != TreatmentStatus::Discontinued)
             .count();
-        let tasks = tasks_parallel(&files, pack, on);
+        let judge = {
+            let pack = Arc::clone(pack);
+            tokio::task::spawn_blocking(move || tasks_parallel(&files, &pack, on))
+        };
+        let (next, judged) = tokio::join!(store.patient_files(&after, page), judge);
+        let tasks = match judged {
+            Ok(tasks) => tasks,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(StorageError::Database(format!("sweep worker: {e}"))),
+        };
         report.blocked += tasks.iter().filter(|t| t.state == "blocked").count();
         report.tasks += tasks.len();
         store.replace_tasks(&ids, &tasks, on).await?;
-        done += files.len();
+        done += ids.len();
         progress(done, total);
+        files = next?;
     }
     Ok(report)
 }

@@ -12,7 +12,7 @@ use crate::command::{
 };
 use crate::engine::SurveyRecord;
 use crate::records::{
-    AuthorizationRow, AuthorizationStatus, ConfirmationRow, DispenseRow, PatientRow,
+    AuthorizationRow, AuthorizationStatus, Body, ConfirmationRow, DispenseRow, PatientRow,
     PrescriptionRow, RecordKind, RecordRow, Write,
 };
 use crate::survey;
@@ -62,14 +62,20 @@ fn add(d: Date, n: i64) -> Date {
     d.checked_add(n.days()).unwrap_or(d)
 }
 
-fn record(id: String, patient: &str, kind: RecordKind, on: Date, body: serde_json::Value) -> Write {
-    Write::InsertRecord(RecordRow {
+fn record(
+    id: String,
+    patient: &str,
+    kind: RecordKind,
+    on: Date,
+    body: serde_json::Value,
+) -> Result<Write, serde_json::Error> {
+    Ok(Write::InsertRecord(RecordRow {
         id,
         patient: patient.to_string(),
         kind,
         on,
-        body,
-    })
+        body: Body::of(&body)?,
+    }))
 }
 
 /// The writes of synthetic patient `index` as of `today`, with the pack's windows.
@@ -79,7 +85,7 @@ pub fn patient(
     today: Date,
     pack: &RulePack,
     schedule: &Schedule,
-) -> Vec<Write> {
+) -> Result<Vec<Write>, serde_json::Error> {
     let mut r = Rng(seed ^ (u64::from(index) << 20) ^ 0x5EED);
     let id = format!("syn-{index:07}");
     let category = match r.below(100) {
@@ -148,7 +154,7 @@ pub fn patient(
             RecordKind::Contraception,
             c.start,
             json!(c),
-        ));
+        )?);
         // Two tests before the first prescription, weekly for 4 weeks, then every 4 weeks; about 8% missed.
         let mut dates = vec![add(start, -12), start];
         dates.extend((1..=4).map(|k| add(start, 7 * k)));
@@ -179,7 +185,7 @@ pub fn patient(
                 RecordKind::PregnancyTest,
                 d,
                 json!(t),
-            ));
+            )?);
         }
     }
     let questions = survey::questions(category);
@@ -204,7 +210,7 @@ pub fn patient(
                         .collect(),
                 },
             };
-            w.push(record(rid("s"), &id, RecordKind::Survey, day, json!(s)));
+            w.push(record(rid("s"), &id, RecordKind::Survey, day, json!(s))?);
         }
         // Blood counts on day 1 of each cycle, drifting down with noise.
         let anc = (anc0 - 0.25 * k as f64 + 0.6 * (r.unit() - 0.5)).max(0.3);
@@ -216,7 +222,7 @@ pub fn patient(
                 RecordKind::Lab,
                 day,
                 json!({ "code": code, "value": (value * 10.0).round() / 10.0, "unit": "10*9/L", "date": day }),
-            ));
+            )?);
         }
         let rx = format!("{id}-rx{k}");
         let auth = format!("{id}-A{k}");
@@ -304,9 +310,9 @@ pub fn patient(
             RecordKind::Discontinuation,
             l,
             json!({ "reason": "synthetic: progression" }),
-        ));
+        )?);
     }
-    w
+    Ok(w)
 }
 
 /// The schedule every synthetic prescription uses (Rd: 25 mg days 1-21 of 28).

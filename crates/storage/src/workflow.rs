@@ -13,7 +13,7 @@ use crate::engine::{
 };
 use crate::error::StorageError;
 use crate::records::{
-    AuthorizationRow, AuthorizationStatus, ConfirmationRow, DispenseRow, OrganisationRow,
+    AuthorizationRow, AuthorizationStatus, Body, ConfirmationRow, DispenseRow, OrganisationRow,
     PatientFile, PatientRow, PrescriptionRow, RecordKind, RecordRow, UserRow, Write,
 };
 use crate::store::{Remembered, Store, StoreTx};
@@ -392,13 +392,7 @@ fn with_record(
     })
 }
 
-fn record(
-    kind: RecordKind,
-    tag: &str,
-    patient: &str,
-    on: Date,
-    body: serde_json::Value,
-) -> RecordRow {
+fn record(kind: RecordKind, tag: &str, patient: &str, on: Date, body: Body) -> RecordRow {
     RecordRow {
         id: format!("{}-{tag}", kind.as_str()),
         patient: patient.to_string(),
@@ -408,8 +402,8 @@ fn record(
     }
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Judged<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| Fail::Storage(StorageError::corrupt("command body", e)))
+fn to_json<T: serde::Serialize>(v: &T) -> Judged<Body> {
+    Body::of(v).map_err(|e| Fail::Storage(StorageError::corrupt("command body", e)))
 }
 
 fn checked_update(
@@ -1049,7 +1043,7 @@ async fn decide(
                 )
                 .into());
             }
-            let rec = record(RecordKind::Resumption, tag, id, on, json!({}));
+            let rec = record(RecordKind::Resumption, tag, id, on, to_json(&json!({}))?);
             let mut p = file.patient.clone();
             p.status = TreatmentStatus::Active;
             checked_update(pack, on, file, rec, p)
@@ -1115,7 +1109,10 @@ async fn decide(
                 .map_err(|e| Fail::Storage(StorageError::corrupt("synthetic schedule", e)))?;
             let mut writes = Vec::new();
             for i in *first..first + count {
-                writes.extend(crate::synth::patient(*seed, i, on, pack, &schedule));
+                writes.extend(
+                    crate::synth::patient(*seed, i, on, pack, &schedule)
+                        .map_err(|e| Fail::Storage(StorageError::corrupt("synthetic record", e)))?,
+                );
             }
             Ok(Accepted {
                 answer: Answer::Recorded {
@@ -1135,7 +1132,9 @@ async fn decide(
                 tag,
                 id,
                 on,
-                json!({ "description": description, "report_to": pack.program.positive_test.value.report_to }),
+                to_json(
+                    &json!({ "description": description, "report_to": pack.program.positive_test.value.report_to }),
+                )?,
             );
             with_record(pack, on, file, rec)
         }

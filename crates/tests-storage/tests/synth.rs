@@ -56,7 +56,7 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
     ensure!(again.replayed && again.audit_seq == first.audit_seq);
     ensure!(store.patient_ids().await?.len() == 300);
 
-    let report = sweep(store.as_ref(), wf.pack(), DAY, 128, &mut |_, _| {}).await?;
+    let report = sweep(store.as_ref(), &pack(), DAY, 128, &mut |_, _| {}).await?;
     ensure!(
         report.blocked == 0,
         "{report:?}: {:#?}",
