@@ -22,6 +22,9 @@ pub const UCUM: &str = "http://unitsofmeasure.org";
 pub const SNOMED: &str = "http://snomed.info/sct";
 pub const ICD10CM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
 pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+/// FHIR R4's Observation category code system (https://hl7.org/fhir/R4/codesystem-observation-category.html;
+/// standards.md §3 names its `laboratory` code for lab results).
+pub const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
 
 /// A UCUM unit code the mapping accepts, and the unit string the engine's `Quantity::parse` accepts for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,6 +315,31 @@ pub fn loinc_codes_where(f: impl Fn(ObservationConcept) -> bool) -> Vec<&'static
         .collect()
 }
 
+/// The LOINC code and UCUM unit a stored lab is written back as: the confirmed table entry for its analyte that
+/// accepts its engine unit (creatinine in mg/dL is 2160-0, in umol/L 14682-9). `None` when no confirmed code
+/// does: the caller then writes the lab without a code rather than pick one.
+pub fn loinc_for_lab(
+    analyte: Analyte,
+    engine_unit: &str,
+) -> Option<(&'static LoincCode, &'static UnitMap)> {
+    LOINC_CODES
+        .iter()
+        .filter(|c| c.confirmed && c.concept == ObservationConcept::Lab(analyte))
+        .find_map(|c| {
+            c.units
+                .iter()
+                .find(|u| u.engine == engine_unit)
+                .map(|u| (c, u))
+        })
+}
+
+/// The qualitative hCG code of a sample: the first confirmed table entry (2106-3 urine, 2118-8 serum or plasma).
+pub fn hcg_qualitative(sample: HcgSample) -> Option<&'static LoincCode> {
+    LOINC_CODES
+        .iter()
+        .find(|c| c.confirmed && c.concept == ObservationConcept::HcgQualitative(sample))
+}
+
 impl LoincCode {
     /// The engine's unit for a UCUM code, if this code accepts it.
     pub fn engine_unit(&self, ucum: &str) -> Option<&'static str> {
@@ -458,6 +486,34 @@ pub enum Indication {
 }
 
 impl Indication {
+    pub const ALL: [Indication; 5] = [
+        Indication::MultipleMyeloma,
+        Indication::MdsDel5q,
+        Indication::MantleCellLymphoma,
+        Indication::FollicularLymphoma,
+        Indication::MarginalZoneLymphoma,
+    ];
+
+    /// The indication a regimen treats.
+    pub fn of_regimen(regimen: RegimenId) -> Option<Indication> {
+        Indication::ALL
+            .into_iter()
+            .find(|i| i.regimens().contains(&regimen))
+    }
+
+    /// The one confirmed SNOMED CT code of this indication, if there is exactly one. Marginal zone lymphoma has
+    /// three (nodal, splenic, MALT) and MDS del(5q) none, so a diagnosis known only from the regimen is written
+    /// as text for them, not coded with a guessed subtype.
+    pub fn snomed(self) -> Option<&'static DiagnosisCode> {
+        let mut it = DIAGNOSIS_CODES
+            .iter()
+            .filter(|d| d.indication == self && d.system == SNOMED && d.confirmed);
+        match (it.next(), it.next()) {
+            (Some(d), None) => Some(d),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Indication::MultipleMyeloma => "multiple myeloma",
@@ -695,6 +751,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn stored_labs_map_back_to_confirmed_loinc_codes() {
+        let code = |a, u| loinc_for_lab(a, u).map(|(c, _)| c.code);
+        assert_eq!(code(Analyte::Creatinine, "mg/dL"), Some("2160-0"));
+        assert_eq!(code(Analyte::Creatinine, "umol/L"), Some("14682-9"));
+        assert_eq!(code(Analyte::Anc, "10*9/L"), Some("751-8"));
+        assert_eq!(code(Analyte::Wbc, "10*3/uL"), Some("26464-8"));
+        assert_eq!(code(Analyte::Creatinine, "mmol/L"), None);
+        assert_eq!(code(Analyte::Temperature, "Cel"), None);
+        assert_eq!(
+            hcg_qualitative(HcgSample::Urine).map(|c| c.code),
+            Some("2106-3")
+        );
+        assert_eq!(
+            hcg_qualitative(HcgSample::SerumOrPlasma).map(|c| c.code),
+            Some("2118-8")
+        );
+    }
+
+    #[test]
+    fn a_regimen_names_its_indication_and_only_an_unambiguous_snomed_code() {
+        let snomed = |r| {
+            Indication::of_regimen(r)
+                .and_then(Indication::snomed)
+                .map(|d| d.code)
+        };
+        assert_eq!(snomed(RegimenId::MmRd), Some("109989006"));
+        assert_eq!(snomed(RegimenId::Mcl), Some("443487006"));
+        assert_eq!(snomed(RegimenId::Mzl), None);
+        assert_eq!(snomed(RegimenId::MdsDel5q), None);
+        assert_eq!(
+            Indication::of_regimen(RegimenId::MmVrd),
+            Some(Indication::MultipleMyeloma)
+        );
     }
 
     #[test]

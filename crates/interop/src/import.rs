@@ -455,69 +455,22 @@ impl<'a> Importer<'a> {
         path: &str,
         entry: &codes::LoincCode,
     ) -> Result<Option<(f64, &'static str)>, InteropError> {
-        let Some(q) = &o.value_quantity else {
-            if let Some(r) = &o.data_absent_reason {
-                self.notes.push(ImportNote::new(
-                    format!("{path}.dataAbsentReason"),
-                    NoteKind::Skipped,
-                    format!(
-                        "{}: no value ({})",
-                        entry.display,
-                        r.label().unwrap_or("absent")
-                    ),
-                ));
-                return Ok(None);
-            }
-            return Err(InteropError::missing(
-                format!("{path}.valueQuantity"),
+        let q = lab_quantity(o, path, entry)?;
+        if q.is_none() {
+            self.notes.push(ImportNote::new(
+                format!("{path}.dataAbsentReason"),
+                NoteKind::Skipped,
                 format!(
-                    "the {} as a Quantity in {}",
+                    "{}: no value ({})",
                     entry.display,
-                    entry.accepted_units()
+                    o.data_absent_reason
+                        .as_ref()
+                        .and_then(|r| r.label())
+                        .unwrap_or("absent")
                 ),
             ));
-        };
-        let value = q.value.ok_or_else(|| {
-            InteropError::missing(format!("{path}.valueQuantity.value"), "a number")
-        })?;
-        if let Some(c) = &q.comparator {
-            return Err(InteropError::invalid(
-                format!("{path}.valueQuantity.comparator"),
-                c,
-                "an exact value: a censored result (<, >) is not dosed from",
-            ));
         }
-        // The UCUM code is read; the free-text unit only when no system is given and it is itself a UCUM code
-        // of the table, since many EHRs send `unit` alone.
-        let (field, unit) = match (q.system.as_deref(), q.code.as_deref(), q.unit.as_deref()) {
-            (Some(UCUM), Some(code), _) => ("code", code),
-            (None, None, Some(unit)) => ("unit", unit),
-            (Some(other), _, _) if other != UCUM => {
-                return Err(InteropError::invalid(
-                    format!("{path}.valueQuantity.system"),
-                    other,
-                    entry.accepted_units(),
-                ));
-            }
-            (_, _, u) => {
-                return Err(InteropError::missing(
-                    format!("{path}.valueQuantity.code"),
-                    format!(
-                        "{} (unit sent: {:?})",
-                        entry.accepted_units(),
-                        u.unwrap_or("")
-                    ),
-                ));
-            }
-        };
-        let engine = entry.engine_unit(unit).ok_or_else(|| {
-            InteropError::invalid(
-                format!("{path}.valueQuantity.{field}"),
-                unit,
-                format!("{} for LOINC {}", entry.accepted_units(), entry.code),
-            )
-        })?;
-        Ok(Some((value, engine)))
+        Ok(q)
     }
 
     fn conditions(
@@ -797,4 +750,66 @@ impl<'a> Importer<'a> {
             }
         }
     }
+}
+
+/// The value of a lab Observation in the engine's unit for its table entry: the UCUM code is read (the free-text
+/// unit only when no system is given and it is itself a UCUM code of the table, since many EHRs send `unit`
+/// alone). `None` when there is no value and a `dataAbsentReason` says why; an error names the path otherwise.
+pub fn lab_quantity(
+    o: &Observation,
+    path: &str,
+    entry: &codes::LoincCode,
+) -> Result<Option<(f64, &'static str)>, InteropError> {
+    let Some(q) = &o.value_quantity else {
+        if o.data_absent_reason.is_some() {
+            return Ok(None);
+        }
+        return Err(InteropError::missing(
+            format!("{path}.valueQuantity"),
+            format!(
+                "the {} as a Quantity in {}",
+                entry.display,
+                entry.accepted_units()
+            ),
+        ));
+    };
+    let value = q
+        .value
+        .ok_or_else(|| InteropError::missing(format!("{path}.valueQuantity.value"), "a number"))?;
+    if let Some(c) = &q.comparator {
+        return Err(InteropError::invalid(
+            format!("{path}.valueQuantity.comparator"),
+            c,
+            "an exact value: a censored result (<, >) is not dosed from",
+        ));
+    }
+    let (field, unit) = match (q.system.as_deref(), q.code.as_deref(), q.unit.as_deref()) {
+        (Some(UCUM), Some(code), _) => ("code", code),
+        (None, None, Some(unit)) => ("unit", unit),
+        (Some(other), _, _) if other != UCUM => {
+            return Err(InteropError::invalid(
+                format!("{path}.valueQuantity.system"),
+                other,
+                entry.accepted_units(),
+            ));
+        }
+        (_, _, u) => {
+            return Err(InteropError::missing(
+                format!("{path}.valueQuantity.code"),
+                format!(
+                    "{} (unit sent: {:?})",
+                    entry.accepted_units(),
+                    u.unwrap_or("")
+                ),
+            ));
+        }
+    };
+    let engine = entry.engine_unit(unit).ok_or_else(|| {
+        InteropError::invalid(
+            format!("{path}.valueQuantity.{field}"),
+            unit,
+            format!("{} for LOINC {}", entry.accepted_units(), entry.code),
+        )
+    })?;
+    Ok(Some((value, engine)))
 }
