@@ -226,6 +226,33 @@ pub enum Command {
 }
 
 impl Command {
+    /// The patient the command names in its body (an enrollment creates its patient, so it names none here;
+    /// commands about a prescription or an authorization reach their patient through it).
+    pub fn named_patient(&self) -> Option<&str> {
+        match self {
+            Command::Reclassify { patient, .. }
+            | Command::RecordPregnancyTest { patient, .. }
+            | Command::AttestContraception { patient, .. }
+            | Command::SubmitSurvey { patient, .. }
+            | Command::Interrupt { patient, .. }
+            | Command::Resume { patient }
+            | Command::Discontinue { patient, .. }
+            | Command::ReportAdverseEvent { patient, .. }
+            | Command::RecordLab { patient, .. }
+            | Command::ReportFetalExposure { patient, .. } => Some(patient),
+            Command::WritePrescription(o) => Some(&o.patient),
+            Command::RegisterOrganisation { .. }
+            | Command::RegisterUser { .. }
+            | Command::CertifyPrescriber { .. }
+            | Command::CertifyPharmacy { .. }
+            | Command::Enroll(_)
+            | Command::RequestAuthorization { .. }
+            | Command::RequestConfirmation { .. }
+            | Command::Dispense { .. }
+            | Command::SynthesizeRegistry { .. } => None,
+        }
+    }
+
     /// The command's name as stored in the audit trail.
     pub fn name(&self) -> &'static str {
         match self {

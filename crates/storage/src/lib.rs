@@ -25,7 +25,7 @@ pub use command::{Answer, Command, CommandOutcome, CommandRequest, Outcome, Reas
 pub use error::StorageError;
 pub use records::PatientFile;
 pub use store::{Store, StoreTx};
-pub use workflow::Workflow;
+pub use workflow::{AllOrNothing, Workflow};
 
 /// Walk the whole audit chain of a store, in pages, and report the first broken event.
 pub async fn verify_audit(store: &dyn Store) -> Result<AuditReport, StorageError> {

@@ -211,20 +211,106 @@ impl Workflow {
     }
 }
 
+/// The answer to [`Workflow::execute_all_or_nothing`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AllOrNothing {
+    /// Every command was accepted (or is the stored answer to a retry) and written in one transaction.
+    Applied(Vec<CommandOutcome>),
+    /// The command at `index` was refused: nothing of the batch was written, not even an audit event, because
+    /// the batch as a whole did not happen.
+    Refused { index: usize, reasons: Vec<Reason> },
+}
+
+impl Workflow {
+    /// Judge several commands in order and write them in one transaction, all or nothing (a FHIR transaction
+    /// Bundle). Each command sees the writes of the ones before it. Every patient lock is taken first, in id
+    /// order, then the chain lock, held to the commit: the order [`Workflow::execute`] takes them in, so the two
+    /// cannot deadlock. A retry of the batch (same idempotency keys) answers with the stored outcomes.
+    pub async fn execute_all_or_nothing(
+        &self,
+        requests: &[CommandRequest],
+    ) -> Result<AllOrNothing, StorageError> {
+        let mut hashes = Vec::with_capacity(requests.len());
+        for req in requests {
+            shape::request(req)?;
+            hashes.push(request_hash(req)?);
+        }
+        let mut tx = self.store.begin().await?;
+        let mut patients = std::collections::BTreeSet::new();
+        for req in requests {
+            if let Some(p) = scope(tx.as_mut(), &req.command).await? {
+                patients.insert(p);
+            }
+        }
+        for p in &patients {
+            tx.lock_patient(p).await?;
+        }
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for (index, (req, hash)) in requests.iter().zip(&hashes).enumerate() {
+            let key = &req.idempotency_key;
+            // Read for each command: the head moves with every append, and a backend orders a command's rows by
+            // the chain position it reads here.
+            let head = tx.chain_head().await?;
+            if let Some(first) = tx.remembered(key).await? {
+                let out = replay(hash, key, first)?;
+                if let Outcome::Refused { reasons } = out.outcome {
+                    return Ok(AllOrNothing::Refused { index, reasons });
+                }
+                outcomes.push(out);
+                continue;
+            }
+            let tag = sha256_hex(&[key.as_bytes()])[..12].to_string();
+            let accepted = match decide(tx.as_mut(), &self.pack, req, &tag).await {
+                Ok(a) => a,
+                Err(Fail::Refuse(reasons)) => return Ok(AllOrNothing::Refused { index, reasons }),
+                Err(Fail::Storage(e)) => return Err(e),
+            };
+            match tx.apply_all(&accepted.writes).await {
+                Ok(()) => {}
+                Err(StorageError::Constraint { constraint }) => {
+                    return Ok(AllOrNothing::Refused {
+                        index,
+                        reasons: vec![Reason::new(
+                            "database.invariant",
+                            format!("the database refused the write: {constraint}"),
+                            "nothing was written; read the current state and send a new transaction",
+                        )],
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+            let outcome = Outcome::Accepted {
+                answer: accepted.answer,
+            };
+            let event = AuditEvent {
+                seq: head.seq + 1,
+                recorded_at: wall_clock(),
+                on: req.on,
+                actor: req.actor.clone(),
+                idempotency_key: key.clone(),
+                request_hash: hash.clone(),
+                command: req.command.clone(),
+                outcome: outcome.clone(),
+            };
+            let row = seal(&head, &event)?;
+            tx.append(&row, key, hash).await?;
+            outcomes.push(CommandOutcome {
+                audit_seq: event.seq,
+                outcome,
+                replayed: false,
+            });
+        }
+        tx.commit().await?;
+        Ok(AllOrNothing::Applied(outcomes))
+    }
+}
+
 /// The patient a command is about, if any: the lock it is judged under.
 async fn scope(tx: &mut dyn StoreTx, c: &Command) -> Result<Option<String>, StorageError> {
+    if let Some(p) = c.named_patient() {
+        return Ok(Some(p.to_string()));
+    }
     Ok(match c {
-        Command::Reclassify { patient, .. }
-        | Command::RecordPregnancyTest { patient, .. }
-        | Command::AttestContraception { patient, .. }
-        | Command::SubmitSurvey { patient, .. }
-        | Command::Interrupt { patient, .. }
-        | Command::Resume { patient }
-        | Command::Discontinue { patient, .. }
-        | Command::ReportAdverseEvent { patient, .. }
-        | Command::RecordLab { patient, .. }
-        | Command::ReportFetalExposure { patient, .. } => Some(patient.clone()),
-        Command::WritePrescription(o) => Some(o.patient.clone()),
         // The patient of a prescription or authorization never changes, so it may be read before the lock.
         Command::RequestAuthorization { prescription } => {
             tx.prescription(prescription).await?.map(|p| p.patient)
@@ -233,12 +319,25 @@ async fn scope(tx: &mut dyn StoreTx, c: &Command) -> Result<Option<String>, Stor
         | Command::Dispense { authorization, .. } => {
             tx.authorization(authorization).await?.map(|a| a.patient)
         }
+        // Registry commands, enrollment and the synthetic registry are judged under the chain lock; the rest
+        // name their patient.
         Command::RegisterOrganisation { .. }
         | Command::RegisterUser { .. }
         | Command::CertifyPrescriber { .. }
         | Command::CertifyPharmacy { .. }
         | Command::Enroll(_)
-        | Command::SynthesizeRegistry { .. } => None,
+        | Command::SynthesizeRegistry { .. }
+        | Command::Reclassify { .. }
+        | Command::RecordPregnancyTest { .. }
+        | Command::AttestContraception { .. }
+        | Command::SubmitSurvey { .. }
+        | Command::Interrupt { .. }
+        | Command::Resume { .. }
+        | Command::Discontinue { .. }
+        | Command::ReportAdverseEvent { .. }
+        | Command::RecordLab { .. }
+        | Command::ReportFetalExposure { .. }
+        | Command::WritePrescription(_) => None,
     })
 }
 
