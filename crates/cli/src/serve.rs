@@ -1,12 +1,15 @@
 //! `lenaguard serve-cds`: the CDS Hooks 2.0 service (standards.md §1) of `lenaguard-server` on a port, with
 //! the CDS clients it trusts (§1.7) read from `--clients FILE`. `--dev-key FILE` adds a development client
 //! (`iss` = `lenaguard-dev`) whose ES384 key is in FILE (created when absent); with `--print-test-token` the
-//! command prints one signed token for a service URL and exits, so the service can be tried with curl.
+//! command prints one signed token for a service URL (or, with `fhir`, for one call to the FHIR API at
+//! `{base}/fhir`) and exits, so the service can be tried with curl.
 
 use crate::Failure;
 use crate::input::Context;
 use clap::Args;
-use lenaguard_server::{Application, Client, DEV_ISSUER, DevKey, Settings, load_clients};
+use lenaguard_server::{
+    Application, Client, DEV_ISSUER, DevKey, FHIR_DEV_SCOPE, Settings, fhir_dev_token, load_clients,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -24,7 +27,8 @@ pub struct ServeCdsArgs {
     /// Development only: trust the ES384 key in this PEM file (created when absent) as client `lenaguard-dev`.
     #[arg(long, value_name = "FILE")]
     pub dev_key: Option<PathBuf>,
-    /// With --dev-key: print a token for one call to this service id (or `feedback:ID`) and exit.
+    /// With --dev-key: print a token for one call to this service id (or `feedback:ID`, or `fhir` for one FHIR API
+    /// call with read, search and import scopes) and exit.
     #[arg(long, value_name = "SERVICE", requires = "dev_key")]
     pub print_test_token: Option<String>,
     /// The web app's base URL, linked from cards.
@@ -48,16 +52,19 @@ pub fn run(ctx: &Context, args: &ServeCdsArgs, fixed_today: bool) -> Result<u8, 
         .transpose()
         .map_err(Failure::Input)?;
     if let (Some(service), Some(key)) = (&args.print_test_token, &dev) {
+        let now = jiff::Timestamp::now().as_second();
+        if service == "fhir" {
+            let token = fhir_dev_token(key, DEV_ISSUER, &base, FHIR_DEV_SCOPE, now)
+                .map_err(Failure::Internal)?;
+            println!("{token}");
+            return Ok(0);
+        }
         let path = match service.strip_prefix("feedback:") {
             Some(id) => format!("/cds-services/{id}/feedback"),
             None => format!("/cds-services/{service}"),
         };
         let token = key
-            .token(
-                DEV_ISSUER,
-                &format!("{base}{path}"),
-                jiff::Timestamp::now().as_second(),
-            )
+            .token(DEV_ISSUER, &format!("{base}{path}"), now)
             .map_err(Failure::Internal)?;
         println!("{token}");
         return Ok(0);
@@ -93,8 +100,9 @@ pub fn run(ctx: &Context, args: &ServeCdsArgs, fixed_today: bool) -> Result<u8, 
             .await
             .map_err(|e| Failure::Input(format!("--listen {}: {e}", args.listen)))?;
         eprintln!(
-            "CDS Hooks service on {} (discovery: {}/cds-services)",
+            "CDS Hooks service on {} (discovery: {}/cds-services; FHIR R4 API: {}/fhir)",
             app.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            app.base_url(),
             app.base_url()
         );
         app.run()

@@ -10,10 +10,12 @@
 
 pub mod auth;
 pub mod devkey;
+mod fhir_api;
 mod service;
 
 pub use auth::{Client, MemoryReplayCache, ReplayCache, load_clients};
 pub use devkey::{DEV_ISSUER, DevKey};
+pub use fhir_api::{DEV_SCOPE as FHIR_DEV_SCOPE, dev_token as fhir_dev_token};
 
 use jiff::civil::Date;
 use lenaguard_domain::RulePack;
@@ -91,7 +93,8 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_string();
-        let router = service::router(settings, base_url.clone(), replay);
+        let fhir = fhir_api::router(&settings, &base_url, replay.clone());
+        let router = service::router(settings, base_url.clone(), replay).merge(fhir);
         Ok(Application {
             listener,
             router,

@@ -66,7 +66,11 @@ pub(crate) fn router(settings: Settings, base_url: String, replay: Arc<dyn Repla
 }
 
 /// A slow request is answered 503 instead of holding a connection forever.
-async fn with_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+pub(crate) async fn with_timeout(
+    State(limit): State<Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
         Err(_) => outcome(
