@@ -346,6 +346,11 @@ async fn reads_and_searches_every_type(s: &Server) {
         .strip_prefix(&s.base)
         .unwrap()
         .to_string();
+    let counted = s.get("/fhir/Observation?patient=pt-1&_count=0").await;
+    assert_eq!(counted.json["total"], 4);
+    assert!(
+        counted.json.get("entry").is_none() && counted.json["link"].as_array().unwrap().len() == 1
+    );
     let second = s.get(&next_path).await;
     assert_eq!(second.status, 200);
     assert_ne!(
@@ -768,7 +773,12 @@ fn transaction(entries: Vec<Value>) -> Value {
 }
 
 async fn imports_labs_and_orders(s: &Server) {
-    let bundle = transaction(vec![anc_entry("pt-2", "10*3/uL"), order_entry("pt-2")]);
+    let mut anc = anc_entry("pt-2", "10*3/uL");
+    anc["resource"]["referenceRange"] = json!([{
+        "low": {"value": 1.5, "unit": "10*3/uL", "system": "http://unitsofmeasure.org", "code": "10*3/uL"},
+        "high": {"value": 8.0, "unit": "10*3/uL", "system": "http://unitsofmeasure.org", "code": "10*3/uL"}
+    }]);
+    let bundle = transaction(vec![anc, order_entry("pt-2")]);
     let r = s.post(&bundle).await;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["type"], "transaction-response");
@@ -790,6 +800,7 @@ async fn imports_labs_and_orders(s: &Server) {
     assert_eq!(o.status, 200, "{}", o.json);
     assert_eq!(o.json["valueQuantity"]["value"], 1.8);
     assert_eq!(o.json["valueQuantity"]["code"], "10*3/uL");
+    assert_eq!(o.json["referenceRange"][0]["high"]["value"], 8.0);
     let m = s.get(&format!("/fhir/{}", locations[1])).await;
     assert_eq!(m.status, 200, "{}", m.json);
     assert_eq!(m.json["status"], "active");
@@ -902,6 +913,20 @@ async fn refuses_atomically(s: &Server) {
         &s.post(&transaction(vec![dose])).await,
         400,
         Some("Bundle.entry[0].resource.dosageInstruction[0].doseAndRate[0].doseQuantity.code"),
+    );
+    let mut range = anc_entry("pt-2", "10*9/L");
+    range["resource"]["referenceRange"] = json!([{"high": {"value": 8000, "unit": "/uL", "system": "http://unitsofmeasure.org", "code": "/uL"}}]);
+    outcome(
+        &s.post(&transaction(vec![range])).await,
+        400,
+        Some("Bundle.entry[0].resource.referenceRange[0].high.code"),
+    );
+    let mut conditional = anc_entry("pt-2", "10*9/L");
+    conditional["request"]["ifNoneExist"] = json!("identifier=lab|123");
+    outcome(
+        &s.post(&transaction(vec![conditional])).await,
+        400,
+        Some("Bundle.entry[0].request.ifNoneExist"),
     );
     let mut no_url = anc_entry("pt-2", "10*9/L");
     no_url.as_object_mut().unwrap().remove("fullUrl");

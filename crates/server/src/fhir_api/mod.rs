@@ -299,7 +299,8 @@ async fn search_inner(
         url: url(&raw),
         ..BundleLink::default()
     });
-    if q.offset + q.count < total {
+    // No next page when nothing is asked per page (_count=0 asks for the total only).
+    if q.count > 0 && q.offset + q.count < total {
         let mut next: Vec<&str> = raw
             .split('&')
             .filter(|p| !p.is_empty() && !p.starts_with("_offset="))

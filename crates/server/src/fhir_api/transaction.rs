@@ -20,7 +20,7 @@ use lenaguard_domain::snapshot::Lab;
 use lenaguard_interop::InteropError;
 use lenaguard_interop::codes::{self, ObservationConcept};
 use lenaguard_interop::fhir::{
-    Bundle, BundleEntry, MedicationRequest, Observation, Reference, Resource,
+    Bundle, BundleEntry, MedicationRequest, Observation, Quantity, Reference, Resource,
 };
 use lenaguard_interop::import::lab_quantity;
 use lenaguard_interop::order::{self, Drug, parse_date};
@@ -166,15 +166,48 @@ fn lab(o: &Observation, at: &str) -> Result<(String, String, Command), InteropEr
             format!("the value, in {}", entry.accepted_units()),
         ));
     };
+    let range = o.reference_range.first();
     let lab = Lab {
         code: analyte,
         value,
         unit: unit.to_string(),
         date,
-        lln: None,
-        uln: None,
+        lln: limit(
+            range.and_then(|r| r.low.as_ref()),
+            &format!("{at}.referenceRange[0].low"),
+            entry,
+            unit,
+        )?,
+        uln: limit(
+            range.and_then(|r| r.high.as_ref()),
+            &format!("{at}.referenceRange[0].high"),
+            entry,
+            unit,
+        )?,
     };
     Ok((patient.clone(), actor, Command::RecordLab { patient, lab }))
+}
+
+/// A reference range limit, in the unit of the value (the engine grades against it, so another unit is refused,
+/// never converted here).
+fn limit(
+    q: Option<&Quantity>,
+    path: &str,
+    entry: &codes::LoincCode,
+    unit: &str,
+) -> Result<Option<f64>, InteropError> {
+    let Some(q) = q else { return Ok(None) };
+    let same = q.system.as_deref() == Some(codes::UCUM)
+        && q.code.as_deref().and_then(|c| entry.engine_unit(c)) == Some(unit);
+    match (q.value, same) {
+        (Some(v), true) => Ok(Some(v)),
+        (None, _) => Err(InteropError::missing(format!("{path}.value"), "a number")),
+        (Some(_), false) => Err(InteropError::invalid(
+            format!("{path}.code"),
+            q.code.as_deref().or(q.unit.as_deref()).unwrap_or(""),
+            format!("{unit} (system {}), the unit of the value", codes::UCUM),
+        )),
+    }
 }
 
 fn prescription(
@@ -319,6 +352,15 @@ fn plan(bundle: &Bundle, iss: &str, scopes: &Scopes, on: Date) -> Result<Vec<Pla
         }
         if req.url != type_ {
             return Err(InteropError::invalid(format!("{at}.request.url"), &req.url, type_).into());
+        }
+        // A conditional create would need a search this import does not run; refused rather than ignored.
+        if let Some(cond) = &req.if_none_exist {
+            return Err(InteropError::invalid(
+                format!("{at}.request.ifNoneExist"),
+                cond,
+                "no ifNoneExist: the entry's fullUrl is its idempotency key",
+            )
+            .into());
         }
         if !scopes.allows(&type_, 'c') {
             return Err(FhirError::Forbidden(format!(
