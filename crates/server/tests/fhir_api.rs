@@ -466,6 +466,20 @@ async fn reads_and_searches_every_type(s: &Server) {
         .await;
     let outcomes: Vec<&str> = ae.iter().map(|a| a["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, vec!["0", "4"]);
+    assert_eq!(
+        s.search("/fhir/AuditEvent?patient=pt-1&type=dispense&outcome=4")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.search(&enc(
+            "/fhir/Observation?patient=pt-1&category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+        ))
+        .await
+        .len(),
+        4
+    );
     assert!(
         s.search("/fhir/AuditEvent?date=lt2000-01-01")
             .await

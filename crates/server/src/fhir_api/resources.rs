@@ -151,12 +151,17 @@ pub(crate) fn from_file(kind: Kind, file: &PatientFile, sys: &Systems) -> Vec<Bu
                 if let Some(mut o) = built {
                     o.id = scoped(&rec.id);
                     o.subject = Some(subject.clone());
-                    let tokens = o
+                    let mut tokens: Vec<_> = o
                         .code
                         .coding
                         .iter()
                         .filter_map(|c| Some(("code", c.system.clone(), c.code.clone()?)))
                         .collect();
+                    tokens.push((
+                        "category",
+                        Some(codes::OBSERVATION_CATEGORY.to_string()),
+                        "laboratory".to_string(),
+                    ));
                     push(o.id.clone(), Some(rec.on), tokens, Resource::Observation(o));
                 }
             }
@@ -200,6 +205,7 @@ pub(crate) fn from_file(kind: Kind, file: &PatientFile, sys: &Systems) -> Vec<Bu
                 }
                 let mut tokens = medication_tokens(&lenalidomide());
                 tokens.push(("status", None, status.to_string()));
+                tokens.push(("intent", None, "order".to_string()));
                 push(
                     m.id.clone(),
                     Some(rx.date),
@@ -243,7 +249,11 @@ pub(crate) fn from_file(kind: Kind, file: &PatientFile, sys: &Systems) -> Vec<Bu
                 push(
                     md.id.clone(),
                     Some(d.date),
-                    medication_tokens(&lenalidomide()),
+                    [
+                        medication_tokens(&lenalidomide()),
+                        vec![("status", None, "completed".to_string())],
+                    ]
+                    .concat(),
                     Resource::MedicationDispense(md),
                 );
             }
@@ -318,7 +328,7 @@ pub(crate) fn from_file(kind: Kind, file: &PatientFile, sys: &Systems) -> Vec<Bu
                 push(
                     qr.id.clone(),
                     Some(rec.on),
-                    vec![],
+                    vec![("status", None, "completed".to_string())],
                     Resource::QuestionnaireResponse(qr),
                 );
             }
@@ -512,7 +522,10 @@ pub(crate) fn from_audit(
                     id: format!("audit-{}", e.seq),
                     patient: patient.clone(),
                     date: Some(jiff::tz::TimeZone::UTC.to_datetime(e.recorded_at).date()),
-                    tokens: vec![("type", Some(sys.command()), e.command.name().to_string())],
+                    tokens: vec![
+                        ("type", Some(sys.command()), e.command.name().to_string()),
+                        ("outcome", None, outcome.to_string()),
+                    ],
                     resource: Resource::AuditEvent(a),
                 });
             }

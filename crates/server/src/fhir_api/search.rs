@@ -89,10 +89,16 @@ impl Kind {
             Kind::Observation => Spec {
                 by_patient: ByPatient::Required(PATIENT_OR_SUBJECT),
                 date: Some(("date", "effectiveDateTime (the day the sample was taken)")),
-                tokens: &[(
-                    "code",
-                    "Observation.code: LOINC of labs and pregnancy tests",
-                )],
+                tokens: &[
+                    (
+                        "code",
+                        "Observation.code: LOINC of labs and pregnancy tests",
+                    ),
+                    (
+                        "category",
+                        "laboratory: every Observation served is a lab result",
+                    ),
+                ],
             },
             Kind::MedicationRequest => Spec {
                 by_patient: ByPatient::Required(PATIENT_OR_SUBJECT),
@@ -100,12 +106,16 @@ impl Kind {
                 tokens: &[
                     ("code", "the medication's RxNorm code"),
                     ("status", "active | completed | stopped"),
+                    ("intent", "order"),
                 ],
             },
             Kind::MedicationDispense => Spec {
                 by_patient: ByPatient::Required(PATIENT_OR_SUBJECT),
                 date: Some(("whenhandedover", "whenHandedOver (the dispense date)")),
-                tokens: &[("code", "the medication's RxNorm code")],
+                tokens: &[
+                    ("code", "the medication's RxNorm code"),
+                    ("status", "completed"),
+                ],
             },
             Kind::Condition => Spec {
                 by_patient: ByPatient::Required(PATIENT_OR_SUBJECT),
@@ -118,7 +128,7 @@ impl Kind {
             Kind::QuestionnaireResponse => Spec {
                 by_patient: ByPatient::Required(PATIENT_OR_SUBJECT),
                 date: Some(("authored", "authored (the survey date)")),
-                tokens: &[],
+                tokens: &[("status", "completed")],
             },
             Kind::DetectedIssue => Spec {
                 by_patient: ByPatient::Optional(PATIENT),
@@ -131,7 +141,10 @@ impl Kind {
             Kind::AuditEvent => Spec {
                 by_patient: ByPatient::Optional(PATIENT),
                 date: Some(("date", "recorded (UTC day the command was recorded)")),
-                tokens: &[("type", "the command name")],
+                tokens: &[
+                    ("type", "the command name"),
+                    ("outcome", "0 (accepted) | 4 (refused)"),
+                ],
             },
         }
     }
