@@ -9,7 +9,8 @@ CREATE TABLE audit_head (
 INSERT INTO audit_head (seq, hash)
 SELECT COALESCE(MAX(seq), 0), (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) FROM audit_events;
 
--- The order of the rows a command writes, taken before the chain lock. Commands about one patient are judged
--- one at a time under the patient's lock, so within a patient this is the order of the commands.
+-- The order of a patient's rows: every row written takes the next value, without the chain lock. Commands about
+-- one patient are judged one at a time under the patient's lock, and a bulk load inserts in generation order, so
+-- within a patient and a table this is the order the rows were written in (a patient's file is read in it).
 CREATE SEQUENCE row_order;
 SELECT setval('row_order', GREATEST(COALESCE((SELECT MAX(seq) FROM audit_events), 0), 1));

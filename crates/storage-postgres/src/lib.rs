@@ -106,7 +106,7 @@ impl Store for PostgresStore {
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>, StorageError> {
         let tx = self.pool.begin().await.map_err(db)?;
-        Ok(Box::new(PgTx { tx, seq: 0 }))
+        Ok(Box::new(PgTx { tx }))
     }
 
     async fn patient_file(&self, patient: &str) -> Result<Option<PatientFile>, StorageError> {
@@ -217,22 +217,8 @@ impl Store for PostgresStore {
     }
 }
 
-impl PgTx {
-    /// The order of this command's rows (one value per command, from `row_order`), taken without the chain lock.
-    async fn order(&mut self) -> Result<i64, StorageError> {
-        if self.seq == 0 {
-            self.seq = sqlx::query_scalar("SELECT nextval('row_order')")
-                .fetch_one(&mut *self.tx)
-                .await
-                .map_err(db)?;
-        }
-        Ok(self.seq)
-    }
-}
-
 struct PgTx {
     tx: Transaction<'static, Postgres>,
-    seq: i64,
 }
 
 #[async_trait]
@@ -325,8 +311,17 @@ impl StoreTx for PgTx {
     }
 
     async fn apply(&mut self, write: &Write) -> Result<(), StorageError> {
-        let seq = self.order().await?;
-        rows::apply(&mut self.tx, write, seq).await
+        rows::apply(&mut self.tx, write).await
+    }
+
+    async fn apply_all(&mut self, writes: &[Write]) -> Result<(), StorageError> {
+        if rows::apply_bulk(&mut self.tx, writes).await? {
+            return Ok(());
+        }
+        for w in writes {
+            rows::apply(&mut self.tx, w).await?;
+        }
+        Ok(())
     }
 
     async fn append(

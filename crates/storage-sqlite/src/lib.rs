@@ -77,7 +77,12 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(Duration::from_secs(30))
+            // A registry of a million patients is gigabytes: a 64 MiB page cache per connection keeps the indexes
+            // of bulk writes in memory, and reads of the whole registry (the sweep) map the file instead of
+            // copying every page.
+            .pragma("cache_size", "-65536")
+            .pragma("mmap_size", "1073741824");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)

@@ -510,19 +510,7 @@ pub async fn apply_bulk(
     writes: &[Write],
     seq: i64,
 ) -> Result<bool, StorageError> {
-    let bulk = writes.len() >= 64
-        && writes.iter().all(|w| {
-            matches!(
-                w,
-                Write::InsertPatient(_)
-                    | Write::InsertRecord(_)
-                    | Write::InsertPrescription(_)
-                    | Write::InsertAuthorization(_)
-                    | Write::InsertConfirmation(_)
-                    | Write::InsertDispense(_)
-            )
-        });
-    if !bulk {
+    if !Write::is_bulk_load(writes) {
         return Ok(false);
     }
     let err = |e: sqlx::error::BoxDynError| StorageError::Database(format!("bulk bind: {e}"));

@@ -11,9 +11,10 @@ use lenaguard_domain::program::{
     self, Authorization, CheckedProgram, Confirmation, ContraceptionRecord, Dispense,
     EligibilityReport, PregnancyTest, Prescription, ProgramRecord, Reclassification, Stage, Survey,
 };
-use lenaguard_domain::snapshot::{AdverseEvent, Interruption, InterruptionCause, Lab, Snapshot};
+use lenaguard_domain::snapshot::{
+    AdverseEvent, Interruption, InterruptionCause, Lab, Patient, Snapshot, Treatment,
+};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// The body of an interruption record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,21 +158,39 @@ pub fn snapshot(file: &PatientFile) -> Result<Snapshot, StorageError> {
         })
         .and_then(|a| file.prescriptions.iter().find(|x| x.id == a.prescription))
         .map(|x| x.schedule);
-    let value = json!({
-        "patient": { "birth_date": p.birth_date, "sex": p.sex },
-        "regimen": p.regimen,
-        "treatment": {
-            "status": p.status,
-            "start_date": p.start_date,
-            "current": current,
-            "interruptions": interruptions,
+    // Built field by field, not through JSON: the sweep builds one for every patient in the registry.
+    Ok(Snapshot {
+        patient: Patient {
+            age_years: None,
+            birth_date: Some(p.birth_date),
+            sex: p.sex,
+            weight_kg: None,
+            height_cm: None,
         },
-        "labs": labs,
-        "adverse_events": adverse,
-        "program": record,
-    });
-    serde_json::from_value(strip_nulls(value))
-        .map_err(|e| StorageError::corrupt(format!("patient {}", p.id), e))
+        regimen: p.regimen,
+        dexamethasone: None,
+        kidney: Default::default(),
+        treatment: Treatment {
+            status: p.status,
+            start_date: p.start_date,
+            cycle: None,
+            cycle_start: None,
+            current,
+            starting: None,
+            interruptions,
+        },
+        labs,
+        baseline: None,
+        adverse_events: adverse,
+        platelet_transfusions: Vec::new(),
+        history: Default::default(),
+        program: Some(record),
+        medications: Vec::new(),
+        vte: None,
+        monitoring: Vec::new(),
+        diagnoses: Vec::new(),
+        in_clinical_trial: false,
+    })
 }
 
 /// The body of a survey record: the submission and the category it was taken for.
@@ -179,18 +198,6 @@ pub fn snapshot(file: &PatientFile) -> Result<Snapshot, StorageError> {
 pub struct SurveyRecord {
     pub category: program::RiskCategory,
     pub submission: SurveySubmission,
-}
-
-fn strip_nulls(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// Validate the snapshot and its REMS record as the engine would.

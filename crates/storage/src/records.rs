@@ -230,3 +230,23 @@ pub enum Write {
     /// Insert the dispense and mark its authorization used.
     InsertDispense(DispenseRow),
 }
+
+impl Write {
+    /// Whether a backend may write these as a bulk load, table by table in multi-row statements: enough of
+    /// them, and every one a new patient or a new row of one (a synthetic batch). The result must be the state
+    /// that applying them one by one gives.
+    pub fn is_bulk_load(writes: &[Write]) -> bool {
+        writes.len() >= 64
+            && writes.iter().all(|w| {
+                matches!(
+                    w,
+                    Write::InsertPatient(_)
+                        | Write::InsertRecord(_)
+                        | Write::InsertPrescription(_)
+                        | Write::InsertAuthorization(_)
+                        | Write::InsertConfirmation(_)
+                        | Write::InsertDispense(_)
+                )
+            })
+    }
+}

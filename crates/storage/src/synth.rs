@@ -315,6 +315,45 @@ pub fn patient(
     Ok(w)
 }
 
+/// The writes of synthetic patients `first..first + count`, in order, generated on every core (each patient
+/// depends only on the seed and its index, so the result is the one [`patient`] gives one by one).
+pub fn patients(
+    seed: u64,
+    first: u32,
+    count: u32,
+    today: Date,
+    pack: &RulePack,
+    schedule: &Schedule,
+) -> Result<Vec<Write>, serde_json::Error> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let one = |range: std::ops::Range<u32>| -> Result<Vec<Write>, serde_json::Error> {
+        let mut w = Vec::new();
+        for i in range {
+            w.extend(patient(seed, i, today, pack, schedule)?);
+        }
+        Ok(w)
+    };
+    let end = first.saturating_add(count);
+    if threads < 2 || count < 256 {
+        return one(first..end);
+    }
+    let chunk = count.div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (first..end)
+            .step_by(chunk as usize)
+            .map(|a| {
+                let b = a.saturating_add(chunk).min(end);
+                s.spawn(move || one(a..b))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
+        }
+        Ok(out)
+    })
+}
+
 /// The schedule every synthetic prescription uses (Rd: 25 mg days 1-21 of 28).
 pub fn schedule() -> Result<Schedule, serde_json::Error> {
     serde_json::from_value(json!(

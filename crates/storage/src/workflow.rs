@@ -1206,13 +1206,8 @@ async fn decide(
             }
             let schedule = crate::synth::schedule()
                 .map_err(|e| Fail::Storage(StorageError::corrupt("synthetic schedule", e)))?;
-            let mut writes = Vec::new();
-            for i in *first..first + count {
-                writes.extend(
-                    crate::synth::patient(*seed, i, on, pack, &schedule)
-                        .map_err(|e| Fail::Storage(StorageError::corrupt("synthetic record", e)))?,
-                );
-            }
+            let writes = crate::synth::patients(*seed, *first, *count, on, pack, &schedule)
+                .map_err(|e| Fail::Storage(StorageError::corrupt("synthetic record", e)))?;
             Ok(Accepted {
                 answer: Answer::Recorded {
                     id: format!("syn-{first:07}..syn-{:07}", first + count - 1),

@@ -137,3 +137,19 @@ async fn synthetic_registry_on_postgres() -> Result<()> {
     db.drop_database(store).await?;
     r
 }
+
+/// The parallel generator writes exactly what generating the patients one by one writes, in the same order.
+#[test]
+fn parallel_generation_is_the_sequential_one() -> Result<()> {
+    use lenaguard_storage::synth::{patient, patients, schedule};
+    let pack = pack();
+    let schedule = schedule()?;
+    let bulk = patients(7, 40, 600, DAY, &pack, &schedule)?;
+    let mut one_by_one = Vec::new();
+    for i in 40..640 {
+        one_by_one.extend(patient(7, i, DAY, &pack, &schedule)?);
+    }
+    ensure!(bulk.len() > 600, "{} writes", bulk.len());
+    ensure!(bulk == one_by_one);
+    Ok(())
+}
