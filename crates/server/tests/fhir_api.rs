@@ -839,6 +839,18 @@ async fn imports_labs_and_orders(s: &Server) {
         s.store.audit_rows(0, 100_000).await.unwrap().len(),
         audit_before
     );
+    // The same fullUrl with another resource is a conflict naming the entry, and writes nothing.
+    let mut changed = bundle["entry"][0].clone();
+    changed["resource"]["valueQuantity"]["value"] = json!(9.9);
+    outcome(
+        &s.post(&transaction(vec![changed])).await,
+        409,
+        Some("Bundle.entry[0].fullUrl"),
+    );
+    assert_eq!(
+        s.store.audit_rows(0, 100_000).await.unwrap().len(),
+        audit_before
+    );
     assert_eq!(
         s.search("/fhir/Observation?patient=pt-2&code=751-8")
             .await

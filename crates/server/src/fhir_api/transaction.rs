@@ -8,7 +8,8 @@
 //!   `write_prescription` by the `requester` (a certified prescriber); the days supply is the cycle length.
 //!
 //! The idempotency key of an entry is its `fullUrl` (`urn:uuid:...`) for the calling client, so a retry of the
-//! same Bundle answers with the first outcomes. Any entry that cannot be read is a 400 naming its element
+//! same Bundle the same day answers with the first outcomes (a command is judged on the day it arrives, so the
+//! same entry on another day is another command: 409). Any entry that cannot be read is a 400 naming its element
 //! (`Bundle.entry[3].resource.valueQuantity.code`); any entry the program refuses is a 422 naming the entry;
 //! either way nothing is written.
 
@@ -25,7 +26,7 @@ use lenaguard_interop::fhir::{
 use lenaguard_interop::import::lab_quantity;
 use lenaguard_interop::order::{self, Drug, parse_date};
 use lenaguard_storage::command::{Command, CommandRequest, PrescriptionOrder};
-use lenaguard_storage::{AllOrNothing, Answer, Workflow};
+use lenaguard_storage::{AllOrNothing, Answer, StorageError, Workflow};
 use serde_json::json;
 
 /// One entry turned into a command, with the patient its resource will be filed under.
@@ -417,7 +418,23 @@ pub(crate) async fn import(
     let bundle = Bundle::from_json(text)?;
     let planned = plan(&bundle, iss, scopes, on)?;
     let requests: Vec<CommandRequest> = planned.iter().map(|p| p.request.clone()).collect();
-    let outcomes = match workflow.execute_all_or_nothing(&requests).await? {
+    let done = workflow
+        .execute_all_or_nothing(&requests)
+        .await
+        .map_err(|e| match e {
+            // The key is the entry's fullUrl: name the entry that reused it.
+            StorageError::IdempotencyConflict { ref key, .. } => {
+                let index = requests.iter().position(|r| &r.idempotency_key == key);
+                FhirError::Conflict {
+                    path: index.map_or("Bundle".into(), |i| format!("Bundle.entry[{i}].fullUrl")),
+                    detail: format!(
+                        "this fullUrl was first used for another command (another resource, or the same one judged on another day); a new resource needs a new fullUrl ({e})"
+                    ),
+                }
+            }
+            other => other.into(),
+        })?;
+    let outcomes = match done {
         AllOrNothing::Applied(o) => o,
         AllOrNothing::Refused { index, reasons } => {
             return Err(FhirError::Refused {
