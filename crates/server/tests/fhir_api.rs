@@ -268,6 +268,31 @@ async fn reads_and_searches_every_type(s: &Server) {
     assert_eq!(p.json["birthDate"], "1991-04-02");
     assert_eq!(s.search("/fhir/Patient").await.len(), 3);
     assert_eq!(s.search("/fhir/Patient?_id=pt-2,nobody").await.len(), 1);
+    // By the enrollment identity (an EHR knows its MRN, not our id).
+    let by_mrn = s.search("/fhir/Patient?identifier=clinic-1:MRN-pt-1").await;
+    assert_eq!(by_mrn.len(), 1);
+    assert_eq!(by_mrn[0]["id"], "pt-1");
+    let system = format!("{}/fhir/sid/enrollment-identity", s.base);
+    assert_eq!(
+        s.search(&enc(&format!(
+            "/fhir/Patient?identifier={system}|clinic-1:MRN-pt-2"
+        )))
+        .await
+        .len(),
+        1
+    );
+    assert!(
+        s.search(&enc(
+            "/fhir/Patient?identifier=http://other.example|clinic-1:MRN-pt-2"
+        ))
+        .await
+        .is_empty()
+    );
+    assert!(
+        s.search("/fhir/Patient?identifier=clinic-1:MRN-none")
+            .await
+            .is_empty()
+    );
 
     // Observation: two pregnancy tests and two labs, coded from the tables.
     let obs = s.search("/fhir/Observation?patient=pt-1").await;

@@ -328,23 +328,35 @@ async fn search_inner(
     ))
 }
 
-/// A Patient search: by `_id`, or a page of every enrolled patient (only the page's files are read).
+/// A Patient search: by `_id`, by `identifier` (the enrollment identity, looked up), or a page of every enrolled
+/// patient (only the page's files are read).
 async fn patients(state: &FhirState, q: &Search) -> Result<(Vec<Built>, usize), FhirError> {
     let store = store(state)?;
-    let ids: Vec<String> = match q.ids() {
-        Some(fhir_ids) => fhir_ids
-            .iter()
-            .filter_map(|i| match ids::unescape(i) {
-                Some((p, None)) => Some(p),
-                _ => None,
-            })
-            .collect(),
+    let narrowed = if let Some(fhir_ids) = q.token_codes("_id") {
+        Some(
+            fhir_ids
+                .iter()
+                .filter_map(|i| match ids::unescape(i) {
+                    Some((p, None)) => Some(p),
+                    _ => None,
+                })
+                .collect(),
+        )
+    } else if let Some(identities) = q.token_codes("identifier") {
+        // The identity index is read inside a transaction (the store offers it there); nothing is written.
+        let mut tx = store.begin().await?;
+        let mut found = Vec::new();
+        for i in &identities {
+            found.extend(tx.patient_by_identity(i).await?);
+        }
+        Some(found)
+    } else {
+        None
+    };
+    let ids: Vec<String> = match &narrowed {
+        Some(ids) => ids.clone(),
         None => store.patient_ids().await?,
     };
-    let mut ids = ids;
-    if q.descending {
-        ids.reverse();
-    }
     let total = ids.len();
     let mut out = Vec::new();
     for p in ids.iter().skip(q.offset).take(q.count) {
@@ -356,8 +368,8 @@ async fn patients(state: &FhirState, q: &Search) -> Result<(Vec<Built>, usize), 
             );
         }
     }
-    // With _id, ids that name no patient are not counted.
-    let total = if q.ids().is_some() { out.len() } else { total };
+    // Narrowed by _id or identifier, names that match no patient are not counted.
+    let total = if narrowed.is_some() { out.len() } else { total };
     Ok((out, total))
 }
 

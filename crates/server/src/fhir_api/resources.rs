@@ -131,7 +131,8 @@ pub(crate) fn from_file(kind: Kind, file: &PatientFile, sys: &Systems) -> Vec<Bu
                 birth_date: Some(p.birth_date.to_string()),
                 ..Patient::default()
             };
-            push(id, Some(p.birth_date), vec![], Resource::Patient(r));
+            let tokens = vec![("identifier", Some(sys.enrollment()), p.identity.clone())];
+            push(id, Some(p.birth_date), tokens, Resource::Patient(r));
         }
         Kind::Observation => {
             for rec in &file.records {

@@ -84,7 +84,10 @@ impl Kind {
             Kind::Patient => Spec {
                 by_patient: ByPatient::Itself,
                 date: None,
-                tokens: &[],
+                tokens: &[(
+                    "identifier",
+                    "the enrollment identity (system [base]/sid/enrollment-identity), e.g. clinic-1:MRN-1003",
+                )],
             },
             Kind::Observation => Spec {
                 by_patient: ByPatient::Required(PATIENT_OR_SUBJECT),
@@ -410,16 +413,16 @@ impl Query {
         Ok(q)
     }
 
-    /// The ids asked for with `_id`, when that is the only way the search is narrowed (a Patient search).
-    pub fn ids(&self) -> Option<Vec<String>> {
+    /// The codes asked for in a token parameter, when every alternative names one (repeats are ANDed, so their
+    /// intersection): what a Patient search by `_id` or `identifier` looks up instead of listing every patient.
+    pub fn token_codes(&self, param: &str) -> Option<Vec<String>> {
         let mut out: Option<Vec<String>> = None;
         for f in &self.filters {
-            if let Filter::Token {
-                param: "_id",
-                any_of,
-            } = f
+            if let Filter::Token { param: p, any_of } = f
+                && *p == param
             {
-                let these: Vec<String> = any_of.iter().filter_map(|t| t.code.clone()).collect();
+                let these: Option<Vec<String>> = any_of.iter().map(|t| t.code.clone()).collect();
+                let these = these?;
                 out = Some(match out {
                     None => these,
                     Some(prev) => prev.into_iter().filter(|i| these.contains(i)).collect(),
