@@ -248,8 +248,8 @@ impl Workflow {
         let mut outcomes = Vec::with_capacity(requests.len());
         for (index, (req, hash)) in requests.iter().zip(&hashes).enumerate() {
             let key = &req.idempotency_key;
-            // Read for each command: the head moves with every append, and a backend orders a command's rows by
-            // the chain position it reads here.
+            // Read for each command: the head moves with every append (and SQLite orders a command's rows by the
+            // chain position it reads here).
             let head = tx.chain_head().await?;
             if let Some(first) = tx.remembered(key).await? {
                 let out = replay(hash, key, first)?;
