@@ -11,6 +11,7 @@
 
 pub mod assess;
 pub mod calendar;
+pub mod cds_stats;
 pub mod check_dispense;
 pub mod db;
 pub mod dose;
@@ -87,6 +88,8 @@ pub enum Command {
     Synth(db::SynthArgs),
     /// The CDS Hooks 2.0 service for EHRs (order-select, order-sign, patient-view), JWT-authenticated.
     ServeCds(serve::ServeCdsArgs),
+    /// Override statistics per rule from the feedback EHRs sent about CDS cards.
+    CdsStats(cds_stats::CdsStatsArgs),
 }
 
 /// An outcome that maps to an exit code.
@@ -146,5 +149,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Sweep(args) => db::sweep(&ctx, args),
         Command::Synth(args) => db::synth(&ctx, args),
         Command::ServeCds(args) => serve::run(&ctx, args, cli.today.is_some()),
+        Command::CdsStats(args) => cds_stats::run(&ctx, args),
     }
 }

@@ -6,17 +6,16 @@
 //! another's calls. Every refusal is 401 (§1.8 leaves 401/403 to the service; RFC 6750 `invalid_token`).
 //!
 //! JWKS are static (configured per client, for offline use); fetching them from `jku` with a cache is not done
-//! yet. The `jti` replay cache is in process ([`MemoryReplayCache`]) behind the [`ReplayCache`] trait, so that a
-//! shared store can back it when several servers answer for one base URL.
+//! yet. The `jti` replay cache is [`crate::replay`]: in process, or in the program database shared by every
+//! server on it.
 
+use crate::replay::ReplayCache;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 /// Clock skew tolerated on `exp` and `iat`, in seconds.
 pub const LEEWAY_SECONDS: i64 = 30;
@@ -54,6 +53,19 @@ pub enum AuthError {
     NoJti,
     #[error("token jti was already used")]
     Replayed,
+    /// Not the token's fault: the shared replay cache could not be asked, so the token is not accepted.
+    #[error("{0}")]
+    ReplayUnavailable(#[from] crate::replay::ReplayUnavailable),
+}
+
+impl AuthError {
+    /// 401 for a refused token; 503 when the replay cache is down (the client may retry with a new token).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AuthError::ReplayUnavailable(_) => 503,
+            _ => 401,
+        }
+    }
 }
 
 /// One CDS client as configured: its issuer, its public keys and the algorithms it may sign with.
@@ -153,33 +165,6 @@ pub fn load_clients(path: &Path) -> Result<Vec<Client>, String> {
         .collect()
 }
 
-/// Remembers the `jti` of accepted tokens until they expire.
-pub trait ReplayCache: Send + Sync + std::fmt::Debug {
-    /// Record `(iss, jti)` valid until `exp` (Unix seconds); `false` if it was already recorded.
-    fn first_use(&self, iss: &str, jti: &str, exp: i64, now: i64) -> bool;
-}
-
-/// The in-process replay cache: correct for one server process only.
-#[derive(Debug, Default)]
-pub struct MemoryReplayCache {
-    seen: Mutex<HashMap<(String, String), i64>>,
-}
-
-impl ReplayCache for MemoryReplayCache {
-    fn first_use(&self, iss: &str, jti: &str, exp: i64, now: i64) -> bool {
-        // A poisoned lock only means another request panicked mid-insert; the map is still usable.
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        // Expired tokens are refused by `exp` anyway, so their jtis need not be kept: this bounds the map.
-        seen.retain(|_, until| *until + LEEWAY_SECONDS >= now);
-        let key = (iss.to_string(), jti.to_string());
-        if seen.contains_key(&key) {
-            return false;
-        }
-        seen.insert(key, exp);
-        true
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct RawHeader {
     alg: Option<String>,
@@ -207,7 +192,7 @@ fn segment<T: for<'de> Deserialize<'de>>(part: Option<&str>, what: &str) -> Resu
 }
 
 /// Check a bearer token for a call to `audience` at Unix time `now`. Returns the client's `iss`.
-pub fn verify(
+pub async fn verify(
     authorization: Option<&str>,
     audience: &str,
     clients: &[Client],
@@ -278,7 +263,7 @@ pub fn verify(
         .filter(|j| !j.is_empty())
         .ok_or(AuthError::NoJti)?;
     // Recorded only after the signature holds, so nobody can burn another client's jtis.
-    if !replay.first_use(&claims.iss, &jti, claims.exp, now) {
+    if !replay.first_use(&claims.iss, &jti, claims.exp, now).await? {
         return Err(AuthError::Replayed);
     }
     Ok(claims.iss)

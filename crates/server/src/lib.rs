@@ -4,18 +4,22 @@
 //! prefetch is missing; 400 with an OperationOutcome naming the field for bad input; never 500 for bad input).
 //!
 //! The pure work (parsing, Bundle → snapshot, card) is `lenaguard-interop`'s; the engine is
-//! `lenaguard_domain::assess`. Not here yet: fetching missing prefetch from `fhirServer`, storing feedback and
-//! override statistics, fetching JWKS from `jku`, a replay cache shared between servers.
+//! `lenaguard_domain::assess`. With a store ([`Settings::store`]), the `jti` replay cache is the database's, shared
+//! by every server on it ([`replay`]), and issued cards and their feedback are kept for the override statistics
+//! per rule. Not here yet: fetching missing prefetch from `fhirServer`, fetching JWKS from `jku`.
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod devkey;
+mod feedback;
 mod fhir_api;
+pub mod replay;
 mod service;
 
-pub use auth::{Client, MemoryReplayCache, ReplayCache, load_clients};
+pub use auth::{Client, load_clients};
 pub use devkey::{DEV_ISSUER, DevKey};
 pub use fhir_api::{DEV_SCOPE as FHIR_DEV_SCOPE, dev_token as fhir_dev_token};
+pub use replay::{MemoryReplayCache, ReplayCache, StoreReplayCache};
 
 use jiff::civil::Date;
 use lenaguard_domain::RulePack;
@@ -75,9 +79,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// Bind the listener and build the routes; the port is known from here on.
+    /// Bind the listener and build the routes; the port is known from here on. With a store, the `jti` replay
+    /// cache is the store's (shared by every server on that database); without one, it is in process.
     pub async fn build(settings: Settings) -> std::io::Result<Application> {
-        Self::build_with_replay(settings, Arc::new(MemoryReplayCache::default())).await
+        let replay: Arc<dyn ReplayCache> = match &settings.store {
+            Some(store) => Arc::new(StoreReplayCache::new(store.clone())),
+            None => Arc::new(MemoryReplayCache::default()),
+        };
+        Self::build_with_replay(settings, replay).await
     }
 
     /// As [`Application::build`], with a given replay cache (one shared by several servers).

@@ -4,7 +4,9 @@
 //! Nothing about the patient is logged: a refused call answers the caller with the reason and writes nothing.
 
 use crate::Settings;
-use crate::auth::{self, AuthError, Client, ReplayCache};
+use crate::auth::{self, AuthError, Client};
+use crate::feedback;
+use crate::replay::ReplayCache;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -17,13 +19,16 @@ use jiff::civil::Date;
 use lenaguard_domain::{RulePack, assess};
 use lenaguard_interop::cds::services::{ORDER_SELECT, ORDER_SIGN, PATIENT_VIEW, REQUIRED_PREFETCH};
 use lenaguard_interop::cds::{
-    CardContext, CdsRequest, CdsResponse, FeedbackRequest, card_for, discovery, prefetch_bundle,
+    Card, CardContext, CdsRequest, CdsResponse, FeedbackRequest, card_for, discovery,
+    prefetch_bundle,
 };
 use lenaguard_interop::fhir::{
     MedicationRequest, OperationOutcome, OperationOutcomeIssue, Resource,
 };
 use lenaguard_interop::order::{self, Drug};
 use lenaguard_interop::{ImportOptions, InteropError, fhir_to_snapshot};
+use lenaguard_storage::Store;
+use lenaguard_storage::cds::FeedbackWrite;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +40,7 @@ struct AppState {
     pack: Arc<RulePack>,
     today: Option<Date>,
     app_url: Option<String>,
+    store: Option<Arc<dyn Store>>,
 }
 
 pub(crate) fn router(settings: Settings, base_url: String, replay: Arc<dyn ReplayCache>) -> Router {
@@ -46,6 +52,7 @@ pub(crate) fn router(settings: Settings, base_url: String, replay: Arc<dyn Repla
         pack: settings.pack,
         today: settings.today,
         app_url: settings.app_url,
+        store: settings.store,
     });
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -102,6 +109,15 @@ fn interop_error(e: &InteropError) -> Response {
 }
 
 fn auth_error(e: &AuthError) -> Response {
+    if let AuthError::ReplayUnavailable(_) = e {
+        return outcome(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "transient",
+            "the token could not be checked against the replay cache; retry with a new token"
+                .into(),
+            None,
+        );
+    }
     let mut r = outcome(StatusCode::UNAUTHORIZED, "login", e.to_string(), None);
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
@@ -120,7 +136,22 @@ fn body_error(e: &BytesRejection) -> Response {
     outcome(status, "too-costly", e.body_text(), Some("request".into()))
 }
 
-fn authenticate(state: &AppState, headers: &HeaderMap, path: &str) -> Result<String, AuthError> {
+/// A database failure: the cause goes to the server's log (it names no patient), the caller gets 503.
+fn store_unavailable(what: &str, e: &lenaguard_storage::StorageError) -> Response {
+    eprintln!("cds: {what}: {e}");
+    outcome(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "transient",
+        format!("{what}: the program database is unavailable; retry later"),
+        None,
+    )
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<String, AuthError> {
     let audience = format!("{}{path}", state.base_url);
     let header = headers
         .get(header::AUTHORIZATION)
@@ -132,6 +163,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Str
         state.replay.as_ref(),
         jiff::Timestamp::now().as_second(),
     )
+    .await
 }
 
 /// Discovery needs no token: it lists services and prefetch templates, no patient data, and an EHR reads it
@@ -164,9 +196,10 @@ async fn service_handler(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Err(e) = authenticate(&state, &headers, &format!("/cds-services/{id}")) {
-        return auth_error(&e);
-    }
+    let client = match authenticate(&state, &headers, &format!("/cds-services/{id}")).await {
+        Ok(iss) => iss,
+        Err(e) => return auth_error(&e),
+    };
     let Some(hook) = hook_of(&id) else {
         return unknown_service(&id);
     };
@@ -185,10 +218,26 @@ async fn service_handler(
     let today = state
         .today
         .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
-    match answer(&state, hook, text, today) {
-        Ok(r) => axum::Json(r).into_response(),
-        Err(e) => interop_error(&e),
+    let cards = match answer(&state, hook, text, today) {
+        Ok(c) => c,
+        Err(e) => return interop_error(&e),
+    };
+    if let Some(store) = &state.store {
+        let issued: Vec<_> = cards
+            .iter()
+            .filter_map(|(card, rules)| feedback::issued(card, rules.clone(), &client, &id, today))
+            .collect();
+        // The card is the clinical answer: it is sent even when it cannot be recorded for the statistics (the
+        // failure is logged; feedback about it will then be refused as about an unknown card).
+        if let Err(e) = store.record_cards(&issued).await {
+            eprintln!("cds: recording issued cards: {e}");
+        }
     }
+    axum::Json(CdsResponse {
+        cards: cards.into_iter().map(|(card, _)| card).collect(),
+        system_actions: Vec::new(),
+    })
+    .into_response()
 }
 
 /// The drafts to check: lenalidomide MedicationRequests of `draftOrders` (for order-select, only the selected
@@ -233,12 +282,13 @@ fn current_order(bundle: &lenaguard_interop::fhir::Bundle) -> Option<MedicationR
         .cloned()
 }
 
+/// The cards of a call, each with the rule ids behind it.
 fn answer(
     state: &AppState,
     hook: &str,
     text: &str,
     today: Date,
-) -> Result<CdsResponse, InteropError> {
+) -> Result<Vec<(Card, Vec<String>)>, InteropError> {
     let request = CdsRequest::from_json(text)?;
     if request.hook != hook {
         return Err(InteropError::invalid("request.hook", &request.hook, hook));
@@ -282,25 +332,28 @@ fn answer(
             notes: &notes,
         };
         if let Some(card) = card_for(&assessment, order, &ctx).card {
-            cards.push(card);
+            let rules = feedback::rules_behind(&assessment, &card);
+            cards.push((card, rules));
         }
     }
-    Ok(CdsResponse {
-        cards,
-        system_actions: Vec::new(),
-    })
+    Ok(cards)
 }
 
-/// Feedback is checked and acknowledged; it is not stored yet, so there are no override statistics yet.
+/// Feedback (§1.6): checked, then stored with the client's `iss` when the server has a store (without one it is
+/// acknowledged only). A batch is stored whole or not at all; feedback about a card this service never issued to
+/// this client is refused (404), a repeated identical report is acknowledged again without a second row, and a
+/// different report with the same card and `outcomeTimestamp` is refused (409).
 async fn feedback_handler(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Err(e) = authenticate(&state, &headers, &format!("/cds-services/{id}/feedback")) {
-        return auth_error(&e);
-    }
+    let client = match authenticate(&state, &headers, &format!("/cds-services/{id}/feedback")).await
+    {
+        Ok(iss) => iss,
+        Err(e) => return auth_error(&e),
+    };
     if hook_of(&id).is_none() {
         return unknown_service(&id);
     }
@@ -317,8 +370,39 @@ async fn feedback_handler(
             ));
         }
     };
-    match parsed.validate() {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => interop_error(&e),
+    if let Err(e) = parsed.validate() {
+        return interop_error(&e);
+    }
+    let Some(store) = &state.store else {
+        return StatusCode::OK.into_response();
+    };
+    let records = match feedback::records(&client, &id, &parsed) {
+        Ok(r) => r,
+        Err(e) => return interop_error(&e),
+    };
+    let writes = match store.record_feedback(&records).await {
+        Ok(w) => w,
+        Err(e) => return store_unavailable("storing feedback", &e),
+    };
+    match feedback::first_refusal(&writes) {
+        None => StatusCode::OK.into_response(),
+        Some((i, FeedbackWrite::UnknownCard)) => outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!(
+                "feedback[{i}].card: {:?} is not a card this service ({id}) issued to this client; expected the uuid of a card from one of its answers",
+                records[i].card
+            ),
+            Some(format!("feedback[{i}].card")),
+        ),
+        Some((i, _)) => outcome(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "feedback[{i}]: a different report about card {:?} with outcomeTimestamp {:?} is already stored; a new report needs its own outcomeTimestamp",
+                records[i].card, parsed.feedback[i].outcome_timestamp
+            ),
+            Some(format!("feedback[{i}]")),
+        ),
     }
 }

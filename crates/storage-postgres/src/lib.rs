@@ -9,6 +9,7 @@
 //! dates read back as `YYYY-MM-DD`.
 #![forbid(unsafe_code)]
 
+mod cds;
 mod rows;
 
 use async_trait::async_trait;

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod canonical;
+pub mod cds;
 pub mod codec;
 pub mod command;
 pub mod engine;

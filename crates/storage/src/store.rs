@@ -19,8 +19,10 @@ pub struct Remembered {
     pub event: AuditRow,
 }
 
+/// Every store also keeps the CDS service's tables ([`crate::cds::CdsStore`]), so a server with a store shares its
+/// replay cache and feedback with every other server on the same database.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: crate::cds::CdsStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -95,6 +95,10 @@ impl FhirError {
                 ..OperationOutcomeIssue::default()
             };
         match self {
+            FhirError::Auth(e @ AuthError::ReplayUnavailable(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![issue("transient", e.to_string(), None)],
+            ),
             FhirError::Auth(e) => (
                 StatusCode::UNAUTHORIZED,
                 vec![issue("login", e.to_string(), None)],

@@ -18,7 +18,8 @@ mod search;
 mod transaction;
 
 use crate::Settings;
-use crate::auth::{self, Client, ReplayCache};
+use crate::auth::{self, Client};
+use crate::replay::ReplayCache;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -102,7 +103,10 @@ async fn unsupported(method: Method) -> Response {
 }
 
 /// Verify the bearer token; the client's `iss` and the token's scopes.
-fn authenticate(state: &FhirState, headers: &HeaderMap) -> Result<(String, Scopes), FhirError> {
+async fn authenticate(
+    state: &FhirState,
+    headers: &HeaderMap,
+) -> Result<(String, Scopes), FhirError> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
@@ -112,7 +116,8 @@ fn authenticate(state: &FhirState, headers: &HeaderMap) -> Result<(String, Scope
         &state.clients,
         state.replay.as_ref(),
         jiff::Timestamp::now().as_second(),
-    )?;
+    )
+    .await?;
     Ok((iss, Scopes::of_verified_token(header)))
 }
 
@@ -143,7 +148,7 @@ fn kind(name: &str) -> Result<Kind, FhirError> {
 }
 
 async fn metadata(State(state): State<Arc<FhirState>>, headers: HeaderMap) -> Response {
-    match authenticate(&state, &headers) {
+    match authenticate(&state, &headers).await {
         Ok(_) => fhir_json(
             StatusCode::OK,
             &capability::statement(&state.fhir_base, &today(&state).to_string()),
@@ -210,7 +215,7 @@ async fn read_inner(
     id: &str,
     headers: &HeaderMap,
 ) -> Result<Response, FhirError> {
-    let (_, scopes) = authenticate(state, headers)?;
+    let (_, scopes) = authenticate(state, headers).await?;
     let kind = kind(type_)?;
     require(&scopes, kind, 'r')?;
     let not_found = || FhirError::NotFound {
@@ -254,7 +259,7 @@ async fn search_inner(
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
     raw: Option<String>,
 ) -> Result<Response, FhirError> {
-    let (_, scopes) = authenticate(state, headers)?;
+    let (_, scopes) = authenticate(state, headers).await?;
     let kind = kind(type_)?;
     require(&scopes, kind, 's')?;
     let Query(params) = params.map_err(|e| {
@@ -387,7 +392,7 @@ async fn transaction_inner(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, FhirError> {
     // Create scopes are checked per entry, once the types are known.
-    let (iss, scopes) = authenticate(state, headers)?;
+    let (iss, scopes) = authenticate(state, headers).await?;
     let workflow = state.workflow.as_ref().ok_or(FhirError::NoStore)?;
     let body = body.map_err(|e| FhirError::Body {
         status: if e.status().is_server_error() {

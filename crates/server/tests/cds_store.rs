@@ -1,0 +1,313 @@
+//! The CDS service with the program database, over real HTTP, on SQLite and on PostgreSQL: two servers on one
+//! database (as behind a load balancer, one public base URL) share the `jti` replay cache and the issued cards,
+//! so a token accepted by one is a replay at the other and feedback sent to either is stored once; the override
+//! statistics per rule follow from it.
+
+use anyhow::{Context, Result, ensure};
+use jiff::civil::date;
+use lenaguard_domain::RulePack;
+use lenaguard_server::{Application, Client, DEV_ISSUER, DevKey, Settings};
+use lenaguard_storage::Store;
+use lenaguard_storage::cds::RuleStats;
+use lenaguard_storage_postgres::PostgresStore;
+use lenaguard_storage_sqlite::SqliteStore;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The base URL both servers answer for; tokens name it in `aud`.
+const PUBLIC: &str = "https://cds.example.org";
+const ORDER_SIGN: &str = "/cds-services/lenalidomide-order-sign";
+const FEEDBACK: &str = "/cds-services/lenalidomide-order-sign/feedback";
+const OTHER_ISSUER: &str = "https://other-ehr.example.org";
+
+struct Server {
+    addr: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The clients both servers trust: the dev key's and another EHR's.
+struct Keys {
+    dev: DevKey,
+    other: DevKey,
+}
+
+impl Keys {
+    fn new() -> Result<Keys> {
+        Ok(Keys {
+            dev: DevKey::generate("dev-1").map_err(anyhow::Error::msg)?,
+            other: DevKey::generate("other-1").map_err(anyhow::Error::msg)?,
+        })
+    }
+
+    fn clients(&self) -> Result<Vec<Client>> {
+        let client = |iss: &str, k: &DevKey| {
+            Client::new(
+                iss.into(),
+                &["ES384".into()],
+                k.jwks().map_err(anyhow::Error::msg)?,
+            )
+            .map_err(anyhow::Error::msg)
+        };
+        Ok(vec![
+            client(DEV_ISSUER, &self.dev)?,
+            client(OTHER_ISSUER, &self.other)?,
+        ])
+    }
+
+    fn token(&self, path: &str) -> String {
+        self.dev
+            .token(DEV_ISSUER, &format!("{PUBLIC}{path}"), now())
+            .expect("signing")
+    }
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+async fn start(keys: &Keys, store: Arc<dyn Store>) -> Result<Server> {
+    let mut settings = Settings::new(
+        "127.0.0.1:0".parse()?,
+        keys.clients()?,
+        RulePack::builtin()?,
+    );
+    settings.base_url = Some(PUBLIC.into());
+    settings.today = Some(date(2026, 11, 26));
+    settings.store = Some(store);
+    let app = Application::build(settings).await?;
+    let addr = app.local_addr()?;
+    let (stop, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    Ok(Server { addr, _stop: stop })
+}
+
+fn order_sign_body(hook_instance: &str) -> Result<Vec<u8>> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../interop/tests/fixtures/order-sign-crcl40.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p)?)?;
+    v["hookInstance"] = json!(hook_instance);
+    Ok(serde_json::to_vec(&v)?)
+}
+
+async fn post(s: &Server, path: &str, token: &str, body: Vec<u8>) -> Result<(u16, Value)> {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}{path}", s.addr))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await?;
+    let v = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .with_context(|| String::from_utf8_lossy(&bytes).to_string())?
+    };
+    Ok((status, v))
+}
+
+/// Two stores on one database, one per server, each with its own connections.
+async fn two_servers(
+    keys: &Keys,
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+) -> Result<(Server, Server)> {
+    Ok((start(keys, a).await?, start(keys, b).await?))
+}
+
+async fn replay_story(keys: &Keys, a: &Server, b: &Server) -> Result<()> {
+    let token = keys.token(ORDER_SIGN);
+    let (status, body) = post(a, ORDER_SIGN, &token, order_sign_body("hook-replay-1")?).await?;
+    ensure!(status == 200, "server A: {status} {body}");
+    let (status, body) = post(b, ORDER_SIGN, &token, order_sign_body("hook-replay-1")?).await?;
+    ensure!(status == 401, "server B accepted a replay: {status} {body}");
+    let diag = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    ensure!(diag.contains("jti was already used"), "{diag}");
+    // A fresh token still works at B.
+    let (status, _) = post(
+        b,
+        ORDER_SIGN,
+        &keys.token(ORDER_SIGN),
+        order_sign_body("hook-replay-2")?,
+    )
+    .await?;
+    ensure!(status == 200, "server B refused a fresh token: {status}");
+    Ok(())
+}
+
+fn feedback(card: &str, outcome: &str, reason: Option<&str>, at: &str) -> Vec<u8> {
+    let mut f = json!({"card": card, "outcome": outcome, "outcomeTimestamp": at});
+    if outcome == "accepted" {
+        f["acceptedSuggestions"] = json!([{"id": "s-1"}]);
+    }
+    if let Some(code) = reason {
+        f["overrideReason"] = json!({
+            "reason": {"code": code, "system": format!("{PUBLIC}/override-reason")},
+            "userComment": "free text that is not kept"
+        });
+    }
+    serde_json::to_vec(&json!({ "feedback": [f] })).expect("JSON")
+}
+
+/// Sign an order on server `s` and return the card's uuid and its source rule.
+async fn card(keys: &Keys, s: &Server, hook_instance: &str) -> Result<(String, String)> {
+    let (status, body) = post(
+        s,
+        ORDER_SIGN,
+        &keys.token(ORDER_SIGN),
+        order_sign_body(hook_instance)?,
+    )
+    .await?;
+    ensure!(status == 200, "{status} {body}");
+    let card = &body["cards"][0];
+    Ok((
+        card["uuid"].as_str().context("card uuid")?.to_string(),
+        card["source"]["topic"]["code"]
+            .as_str()
+            .context("card rule")?
+            .to_string(),
+    ))
+}
+
+async fn stats_of(store: &dyn Store, rule: &str) -> Result<RuleStats> {
+    store
+        .override_stats()
+        .await?
+        .into_iter()
+        .find(|s| s.rule == rule)
+        .context("the card's rule in the statistics")
+}
+
+async fn feedback_story(keys: &Keys, a: &Server, b: &Server, store: &dyn Store) -> Result<()> {
+    let issued_before = |stats: &[lenaguard_storage::cds::RuleStats], rule: &str| {
+        stats
+            .iter()
+            .find(|s| s.rule == rule)
+            .map_or(0, |s| s.issued)
+    };
+    let before = store.override_stats().await?;
+    let (first, rule) = card(keys, a, "hook-feedback-1").await?;
+    let issued = issued_before(&before, &rule) + 2;
+    let (second, _) = card(keys, a, "hook-feedback-2").await?;
+    ensure!(first != second);
+    let at = "2026-11-26T09:30:00Z";
+    // Feedback to the other server: the card was issued on this database, so it is known there.
+    let overridden = feedback(&first, "overridden", Some("trial-protocol"), at);
+    let (status, body) = post(b, FEEDBACK, &keys.token(FEEDBACK), overridden.clone()).await?;
+    ensure!(status == 200, "{status} {body}");
+    // The same report again (a retry): acknowledged, stored once.
+    let (status, body) = post(a, FEEDBACK, &keys.token(FEEDBACK), overridden).await?;
+    ensure!(status == 200, "repeated feedback: {status} {body}");
+    // A different report with the same timestamp contradicts the stored one.
+    let contradicting = feedback(&first, "overridden", Some("prescriber-judgement"), at);
+    let (status, body) = post(a, FEEDBACK, &keys.token(FEEDBACK), contradicting).await?;
+    ensure!(status == 409, "{status} {body}");
+    ensure!(body["issue"][0]["expression"][0] == "feedback[0]", "{body}");
+    // A card nobody issued.
+    let (status, body) = post(
+        a,
+        FEEDBACK,
+        &keys.token(FEEDBACK),
+        feedback("no-such-card", "overridden", None, at),
+    )
+    .await?;
+    ensure!(status == 404, "{status} {body}");
+    ensure!(body["resourceType"] == "OperationOutcome");
+    ensure!(
+        body["issue"][0]["expression"][0] == "feedback[0].card",
+        "{body}"
+    );
+    ensure!(
+        body["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no-such-card"),
+        "{body}"
+    );
+    // A card issued to another client: unknown to this one.
+    let other = keys
+        .other
+        .token(OTHER_ISSUER, &format!("{PUBLIC}{FEEDBACK}"), now())
+        .map_err(anyhow::Error::msg)?;
+    let (status, _) = post(a, FEEDBACK, &other, feedback(&second, "accepted", None, at)).await?;
+    ensure!(
+        status == 404,
+        "feedback from another client about this client's card: {status}"
+    );
+    // A batch with one known and one unknown card is refused whole: nothing of it is stored.
+    let batch = json!({"feedback": [
+        {"card": second, "outcome": "accepted", "acceptedSuggestions": [{"id": "s-1"}], "outcomeTimestamp": at},
+        {"card": "no-such-card", "outcome": "overridden", "outcomeTimestamp": at},
+    ]});
+    let (status, body) = post(
+        a,
+        FEEDBACK,
+        &keys.token(FEEDBACK),
+        serde_json::to_vec(&batch)?,
+    )
+    .await?;
+    ensure!(
+        status == 404 && body["issue"][0]["expression"][0] == "feedback[1].card",
+        "{status} {body}"
+    );
+    let s = stats_of(store, &rule).await?;
+    ensure!(
+        (s.issued, s.accepted, s.overridden) == (issued, 0, 1),
+        "{s:?}"
+    );
+    // Now the second card accepted.
+    let (status, body) = post(
+        a,
+        FEEDBACK,
+        &keys.token(FEEDBACK),
+        feedback(&second, "accepted", None, at),
+    )
+    .await?;
+    ensure!(status == 200, "{status} {body}");
+    let s = stats_of(store, &rule).await?;
+    ensure!(
+        (s.issued, s.accepted, s.overridden) == (issued, 1, 1),
+        "{s:?}"
+    );
+    ensure!(s.override_rate == Some(0.5), "{s:?}");
+    ensure!(
+        s.top_override_reasons.len() == 1 && s.top_override_reasons[0].code == "trial-protocol",
+        "{s:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn sqlite_two_servers_share_replay_cache_and_feedback() -> Result<()> {
+    let keys = Keys::new()?;
+    let (first, _dir) = lenaguard_tests_storage::sqlite().await?;
+    let second = SqliteStore::open(&first.path().to_string_lossy()).await?;
+    let store: Arc<dyn Store> = Arc::new(first);
+    let (a, b) = two_servers(&keys, store.clone(), Arc::new(second)).await?;
+    replay_story(&keys, &a, &b).await?;
+    feedback_story(&keys, &a, &b, store.as_ref()).await
+}
+
+#[tokio::test]
+async fn postgres_two_servers_share_replay_cache_and_feedback() -> Result<()> {
+    let Some((first, db)) = lenaguard_tests_storage::postgres().await? else {
+        return Ok(());
+    };
+    let keys = Keys::new()?;
+    let second = PostgresStore::open(&db.url).await?;
+    let store: Arc<dyn Store> = Arc::new(first.clone());
+    let (a, b) = two_servers(&keys, store.clone(), Arc::new(second.clone())).await?;
+    let outcome = async {
+        replay_story(&keys, &a, &b).await?;
+        feedback_story(&keys, &a, &b, store.as_ref()).await
+    }
+    .await;
+    second.pool().close().await;
+    db.drop_database(first).await?;
+    outcome
+}
