@@ -13,6 +13,7 @@ pub mod auth;
 pub mod devkey;
 mod feedback;
 mod fhir_api;
+mod prefetch;
 pub mod replay;
 mod service;
 
@@ -49,6 +50,8 @@ pub struct Settings {
     pub app_url: Option<String>,
     pub body_limit: usize,
     pub timeout: Duration,
+    /// The longest wait for the client's FHIR server when prefetch is fetched (each request).
+    pub fhir_timeout: Duration,
     /// The program's records (feedback, the shared replay cache, the FHIR API); `None` runs the CDS services on
     /// prefetch alone.
     pub store: Option<Arc<dyn Store>>,
@@ -65,6 +68,7 @@ impl Settings {
             app_url: None,
             body_limit: DEFAULT_BODY_LIMIT,
             timeout: Duration::from_secs(10),
+            fhir_timeout: Duration::from_secs(5),
             store: None,
         }
     }
@@ -103,7 +107,9 @@ impl Application {
             .trim_end_matches('/')
             .to_string();
         let fhir = fhir_api::router(&settings, &base_url, replay.clone());
-        let router = service::router(settings, base_url.clone(), replay).merge(fhir);
+        let router = service::router(settings, base_url.clone(), replay)
+            .map_err(std::io::Error::other)?
+            .merge(fhir);
         Ok(Application {
             listener,
             router,

@@ -6,6 +6,7 @@
 use crate::Settings;
 use crate::auth::{self, AuthError, Client};
 use crate::feedback;
+use crate::prefetch::{Fetcher, PrefetchError};
 use crate::replay::ReplayCache;
 use axum::Router;
 use axum::body::Bytes;
@@ -20,7 +21,7 @@ use lenaguard_domain::{RulePack, assess};
 use lenaguard_interop::cds::services::{ORDER_SELECT, ORDER_SIGN, PATIENT_VIEW, REQUIRED_PREFETCH};
 use lenaguard_interop::cds::{
     Card, CardContext, CdsRequest, CdsResponse, FeedbackRequest, card_for, discovery,
-    prefetch_bundle,
+    prefetch_bundle, prefetch_templates,
 };
 use lenaguard_interop::fhir::{
     MedicationRequest, OperationOutcome, OperationOutcomeIssue, Resource,
@@ -41,10 +42,17 @@ struct AppState {
     today: Option<Date>,
     app_url: Option<String>,
     store: Option<Arc<dyn Store>>,
+    fetcher: Fetcher,
+    templates: std::collections::BTreeMap<String, String>,
 }
 
-pub(crate) fn router(settings: Settings, base_url: String, replay: Arc<dyn ReplayCache>) -> Router {
+pub(crate) fn router(
+    settings: Settings,
+    base_url: String,
+    replay: Arc<dyn ReplayCache>,
+) -> Result<Router, String> {
     let timeout = settings.timeout;
+    let fetcher = Fetcher::new(settings.fhir_timeout, settings.body_limit)?;
     let state = Arc::new(AppState {
         base_url,
         clients: settings.clients,
@@ -53,8 +61,10 @@ pub(crate) fn router(settings: Settings, base_url: String, replay: Arc<dyn Repla
         today: settings.today,
         app_url: settings.app_url,
         store: settings.store,
+        fetcher,
+        templates: prefetch_templates(),
     });
-    Router::new()
+    Ok(Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/cds-services", get(discovery_handler))
         .route("/cds-services/{id}", post(service_handler))
@@ -69,7 +79,7 @@ pub(crate) fn router(settings: Settings, base_url: String, replay: Arc<dyn Repla
         })
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(middleware::from_fn_with_state(timeout, with_timeout))
+        .layer(middleware::from_fn_with_state(timeout, with_timeout)))
 }
 
 /// A slow request is answered 503 instead of holding a connection forever.
@@ -106,6 +116,29 @@ fn outcome(status: StatusCode, code: &str, diagnostics: String, path: Option<Str
 fn interop_error(e: &InteropError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     (status, axum::Json(e.to_operation_outcome())).into_response()
+}
+
+/// 400 for a request that is wrong; 412 naming each key that could be had neither way, and why.
+fn prefetch_error(e: &PrefetchError) -> Response {
+    match e {
+        PrefetchError::Invalid(e) => interop_error(e),
+        PrefetchError::Unavailable { missing } => {
+            let body = OperationOutcome {
+                issue: vec![OperationOutcomeIssue {
+                    severity: "error".into(),
+                    code: "incomplete".into(),
+                    diagnostics: Some(e.to_string()),
+                    expression: missing
+                        .iter()
+                        .map(|(k, _)| format!("prefetch.{k}"))
+                        .collect(),
+                    ..OperationOutcomeIssue::default()
+                }],
+                ..OperationOutcome::default()
+            };
+            (StatusCode::PRECONDITION_FAILED, axum::Json(body)).into_response()
+        }
+    }
 }
 
 fn auth_error(e: &AuthError) -> Response {
@@ -218,7 +251,20 @@ async fn service_handler(
     let today = state
         .today
         .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
-    let cards = match answer(&state, hook, text, today) {
+    let mut request = match CdsRequest::from_json(text) {
+        Ok(r) if r.hook == hook => r,
+        Ok(r) => return interop_error(&InteropError::invalid("request.hook", &r.hook, hook)),
+        Err(e) => return interop_error(&e),
+    };
+    if needs_prefetch(&request, hook)
+        && let Err(e) = state
+            .fetcher
+            .complete(&mut request, &state.templates, &REQUIRED_PREFETCH)
+            .await
+    {
+        return prefetch_error(&e);
+    }
+    let cards = match answer(&state, hook, &request, today) {
         Ok(c) => c,
         Err(e) => return interop_error(&e),
     };
@@ -282,36 +328,38 @@ fn current_order(bundle: &lenaguard_interop::fhir::Bundle) -> Option<MedicationR
         .cloned()
 }
 
-/// The cards of a call, each with the rule ids behind it.
+/// Whether the call needs the patient's data: patient-view always, the order hooks when a lenalidomide draft is
+/// among the orders (a malformed draft is reported by [`answer`]).
+fn needs_prefetch(request: &CdsRequest, hook: &str) -> bool {
+    hook == "patient-view" || lenalidomide_drafts(request).is_ok_and(|d| !d.is_empty())
+}
+
+/// The cards of a call (prefetch complete), each with the rule ids behind it.
 fn answer(
     state: &AppState,
     hook: &str,
-    text: &str,
+    request: &CdsRequest,
     today: Date,
 ) -> Result<Vec<(Card, Vec<String>)>, InteropError> {
-    let request = CdsRequest::from_json(text)?;
-    if request.hook != hook {
-        return Err(InteropError::invalid("request.hook", &request.hook, hook));
-    }
     let pack = state.pack.as_ref();
     // Orders and the order being checked: for order hooks the drafts (history excludes them); for patient-view
     // the current order, read as history.
     let checks: Vec<(MedicationRequest, bool)> = if hook == "patient-view" {
-        let bundle = prefetch_bundle(&request, &REQUIRED_PREFETCH)?;
+        let bundle = prefetch_bundle(request, &REQUIRED_PREFETCH)?;
         current_order(&bundle)
             .into_iter()
             .map(|m| (m, false))
             .collect()
     } else {
         // No lenalidomide draft: nothing to say, and no prefetch needed to say it.
-        lenalidomide_drafts(&request)?
+        lenalidomide_drafts(request)?
             .into_iter()
             .map(|m| (m, true))
             .collect()
     };
     let mut cards = Vec::new();
     for (order, proposed) in &checks {
-        let bundle = prefetch_bundle(&request, &REQUIRED_PREFETCH)?;
+        let bundle = prefetch_bundle(request, &REQUIRED_PREFETCH)?;
         let options = ImportOptions {
             proposed: proposed.then_some(order),
             ..ImportOptions::new(pack)

@@ -1,0 +1,342 @@
+//! Prefetch the EHR did not send, fetched from its FHIR server (standards.md §1.3, §1.4), over real HTTP: a small
+//! FHIR server (axum on 127.0.0.1:0) serves the patient, labs, conditions and medications of the CrCl 40 fixture
+//! as a Patient and searchset Bundles, only to the access token of `fhirAuthorization`. The answer is the same
+//! card as with full prefetch; a malformed fetched resource is 400 naming it; a FHIR server that refuses, stalls
+//! or is not https is 412 or 400, never a card.
+
+use anyhow::{Context, Result, ensure};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jiff::civil::date;
+use lenaguard_domain::RulePack;
+use lenaguard_server::{Application, Client, DEV_ISSUER, DevKey, Settings};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const ORDER_SIGN: &str = "/cds-services/lenalidomide-order-sign";
+const ACCESS_TOKEN: &str = "ehr-access-token-1";
+
+/// How the FHIR server serves the labs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Labs {
+    OnePage,
+    TwoPages,
+    /// An Observation whose value is not a Quantity.
+    Malformed,
+    /// A `next` link to another server.
+    NextOffServer,
+    /// Answers after 3 s.
+    Slow,
+}
+
+#[derive(Debug)]
+struct Ehr {
+    prefetch: Value,
+    labs: Labs,
+    base: Mutex<String>,
+    /// `METHOD path?query` and the Authorization header of every request.
+    seen: Mutex<Vec<(String, String)>>,
+}
+
+fn fixture() -> Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../interop/tests/fixtures/order-sign-crcl40.json");
+    serde_json::from_str(&std::fs::read_to_string(p).expect("fixture")).expect("fixture JSON")
+}
+
+async fn resource(
+    State(ehr): State<Arc<Ehr>>,
+    Path(path): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    ehr.seen.lock().unwrap().push((path.clone(), auth.clone()));
+    if auth != format!("Bearer {ACCESS_TOKEN}") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let p = &ehr.prefetch;
+    let body = match path.as_str() {
+        "Patient/pt-1001" => p["patient"].clone(),
+        "Condition" => p["conditions"].clone(),
+        "MedicationRequest" => p["medications"].clone(),
+        "Observation" => {
+            let mut labs = p["labs"].clone();
+            let base = ehr.base.lock().unwrap().clone();
+            match ehr.labs {
+                Labs::OnePage => {}
+                Labs::Slow => tokio::time::sleep(Duration::from_secs(3)).await,
+                Labs::Malformed => {
+                    labs["entry"][0]["resource"]["valueQuantity"] = json!("forty");
+                }
+                Labs::TwoPages | Labs::NextOffServer => {
+                    let entries = labs["entry"].as_array().cloned().unwrap_or_default();
+                    let (first, second) = entries.split_at(entries.len() / 2);
+                    if query.get("page").map(String::as_str) == Some("2") {
+                        labs["entry"] = json!(second);
+                    } else {
+                        labs["entry"] = json!(first);
+                        let next = if ehr.labs == Labs::TwoPages {
+                            format!("{base}/Observation?patient=pt-1001&page=2")
+                        } else {
+                            "https://elsewhere.example.org/fhir/Observation?page=2".into()
+                        };
+                        labs["link"] = json!([{"relation": "next", "url": next}]);
+                    }
+                }
+            }
+            labs
+        }
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    axum::Json(body).into_response()
+}
+
+struct World {
+    ehr: Arc<Ehr>,
+    fhir_base: String,
+    cds: std::net::SocketAddr,
+    cds_base: String,
+    key: DevKey,
+    _stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+async fn world(labs: Labs, fhir_timeout: Duration) -> Result<World> {
+    let ehr = Arc::new(Ehr {
+        prefetch: fixture()["prefetch"].clone(),
+        labs,
+        base: Mutex::new(String::new()),
+        seen: Mutex::new(Vec::new()),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let fhir_base = format!("http://{}/fhir", listener.local_addr()?);
+    *ehr.base.lock().unwrap() = fhir_base.clone();
+    let app = axum::Router::new()
+        .route("/fhir/{*path}", get(resource))
+        .with_state(ehr.clone());
+    let (stop_fhir, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    let key = DevKey::generate("dev-1").map_err(anyhow::Error::msg)?;
+    let client = Client::new(
+        DEV_ISSUER.into(),
+        &["ES384".into()],
+        key.jwks().map_err(anyhow::Error::msg)?,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let mut settings = Settings::new("127.0.0.1:0".parse()?, vec![client], RulePack::builtin()?);
+    settings.today = Some(date(2026, 11, 26));
+    settings.fhir_timeout = fhir_timeout;
+    let app = Application::build(settings).await?;
+    let cds = app.local_addr()?;
+    let cds_base = app.base_url().to_string();
+    let (stop_cds, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    Ok(World {
+        ehr,
+        fhir_base,
+        cds,
+        cds_base,
+        key,
+        _stops: vec![stop_fhir, stop_cds],
+    })
+}
+
+impl World {
+    /// The fixture's order-sign call without the given prefetch keys, pointing at this world's FHIR server.
+    fn request(&self, drop: &[&str], fhir_server: &str) -> Value {
+        let mut r = fixture();
+        for k in drop {
+            r["prefetch"].as_object_mut().unwrap().remove(*k);
+        }
+        r["fhirServer"] = json!(fhir_server);
+        r["fhirAuthorization"]["access_token"] = json!(ACCESS_TOKEN);
+        r
+    }
+
+    async fn order_sign(&self, body: &Value) -> Result<(u16, Value)> {
+        let token = self
+            .key
+            .token(
+                DEV_ISSUER,
+                &format!("{}{ORDER_SIGN}", self.cds_base),
+                jiff::Timestamp::now().as_second(),
+            )
+            .map_err(anyhow::Error::msg)?;
+        let r = reqwest::Client::new()
+            .post(format!("http://{}{ORDER_SIGN}", self.cds))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(body)?)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).context("JSON answer")?,
+        ))
+    }
+
+    fn seen(&self) -> Vec<(String, String)> {
+        self.ehr.seen.lock().unwrap().clone()
+    }
+}
+
+const ALL: [&str; 4] = ["patient", "labs", "conditions", "medications"];
+
+fn the_10_mg_card(body: &Value) -> Result<()> {
+    let cards = body["cards"].as_array().context("cards")?;
+    ensure!(cards.len() == 1, "{body:#}");
+    ensure!(cards[0]["indicator"] == "warning", "{body:#}");
+    let summary = cards[0]["summary"].as_str().unwrap_or_default();
+    ensure!(
+        summary.contains("10 mg") && summary.contains("25 mg"),
+        "{summary}"
+    );
+    Ok(())
+}
+
+fn expressions(body: &Value) -> Vec<String> {
+    body["issue"][0]["expression"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn missing_prefetch_is_fetched_with_the_bearer_token_and_gives_the_same_card() -> Result<()> {
+    let w = world(Labs::OnePage, Duration::from_secs(5)).await?;
+    let (status, body) = w.order_sign(&w.request(&ALL, &w.fhir_base)).await?;
+    ensure!(status == 200, "{status} {body}");
+    the_10_mg_card(&body)?;
+    let seen = w.seen();
+    ensure!(seen.len() == 4, "{seen:?}");
+    ensure!(
+        seen.iter()
+            .all(|(_, auth)| auth == &format!("Bearer {ACCESS_TOKEN}")),
+        "{seen:?}"
+    );
+    let mut paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+    paths.sort();
+    ensure!(
+        paths
+            == [
+                "Condition",
+                "MedicationRequest",
+                "Observation",
+                "Patient/pt-1001"
+            ],
+        "{paths:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_the_missing_keys_are_fetched_and_pages_are_followed() -> Result<()> {
+    let w = world(Labs::TwoPages, Duration::from_secs(5)).await?;
+    let (status, body) = w.order_sign(&w.request(&["labs"], &w.fhir_base)).await?;
+    ensure!(status == 200, "{status} {body}");
+    the_10_mg_card(&body)?;
+    let paths: Vec<String> = w.seen().into_iter().map(|(p, _)| p).collect();
+    ensure!(
+        paths == ["Observation", "Observation"],
+        "two pages of labs and nothing else: {paths:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_malformed_fetched_resource_is_400_naming_it() -> Result<()> {
+    let w = world(Labs::Malformed, Duration::from_secs(5)).await?;
+    let (status, body) = w.order_sign(&w.request(&ALL, &w.fhir_base)).await?;
+    ensure!(status == 400, "{status} {body}");
+    ensure!(body["resourceType"] == "OperationOutcome");
+    let diag = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    ensure!(
+        diag.contains("prefetch.labs (fetched from fhirServer)"),
+        "{diag}"
+    );
+    ensure!(body.get("cards").is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_next_page_on_another_server_is_refused() -> Result<()> {
+    let w = world(Labs::NextOffServer, Duration::from_secs(5)).await?;
+    let (status, body) = w.order_sign(&w.request(&["labs"], &w.fhir_base)).await?;
+    ensure!(status == 400, "{status} {body}");
+    ensure!(
+        expressions(&body) == ["prefetch.labs (fetched from fhirServer).link(next)"],
+        "{body}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_token_is_412_naming_the_keys() -> Result<()> {
+    let w = world(Labs::OnePage, Duration::from_secs(5)).await?;
+    let mut request = w.request(&["labs", "conditions"], &w.fhir_base);
+    request["fhirAuthorization"]["access_token"] = json!("expired-token");
+    let (status, body) = w.order_sign(&request).await?;
+    ensure!(status == 412, "{status} {body}");
+    ensure!(
+        expressions(&body) == ["prefetch.labs", "prefetch.conditions"],
+        "{body}"
+    );
+    let diag = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    ensure!(diag.contains("HTTP 401"), "{diag}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_fhir_server_that_does_not_answer_in_time_is_412() -> Result<()> {
+    let w = world(Labs::Slow, Duration::from_millis(300)).await?;
+    let (status, body) = w.order_sign(&w.request(&["labs"], &w.fhir_base)).await?;
+    ensure!(status == 412, "{status} {body}");
+    let diag = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    ensure!(diag.contains("did not answer in time"), "{diag}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn plain_http_to_a_remote_fhir_server_is_refused_before_any_request() -> Result<()> {
+    let w = world(Labs::OnePage, Duration::from_secs(5)).await?;
+    let (status, body) = w
+        .order_sign(&w.request(&["labs"], "http://ehr.example.org/fhir"))
+        .await?;
+    ensure!(status == 400, "{status} {body}");
+    ensure!(expressions(&body) == ["request.fhirServer"], "{body}");
+    // No fhirServer at all: the keys can be had neither way.
+    let mut request = w.request(&["labs"], &w.fhir_base);
+    let r = request.as_object_mut().context("object")?;
+    r.remove("fhirServer");
+    r.remove("fhirAuthorization");
+    let (status, body) = w.order_sign(&request).await?;
+    ensure!(
+        status == 412 && expressions(&body) == ["prefetch.labs"],
+        "{status} {body}"
+    );
+    ensure!(w.seen().is_empty());
+    Ok(())
+}
