@@ -5,10 +5,11 @@
 //! before any key is looked up, because the spec forbids them and a shared secret would let a client forge
 //! another's calls. Every refusal is 401 (§1.8 leaves 401/403 to the service; RFC 6750 `invalid_token`).
 //!
-//! JWKS are static (configured per client, for offline use); fetching them from `jku` with a cache is not done
-//! yet. The `jti` replay cache is [`crate::replay`]: in process, or in the program database shared by every
+//! A client's JWKS is configured statically (offline use) or fetched from its JWKS URL and the `jku` URLs on
+//! its allowlist, with a cache ([`crate::jwks`]); a `jku` off the allowlist is refused. The `jti` replay cache is [`crate::replay`]: in process, or in the program database shared by every
 //! server on it.
 
+use crate::jwks::RemoteKeys;
 use crate::replay::ReplayCache;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +17,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Clock skew tolerated on `exp` and `iat`, in seconds.
 pub const LEEWAY_SECONDS: i64 = 30;
@@ -53,6 +55,12 @@ pub enum AuthError {
     NoJti,
     #[error("token jti was already used")]
     Replayed,
+    #[error("token header jku {0:?} is not on the client's allowlist of JWKS URLs")]
+    JkuNotAllowed(String),
+    #[error("token header: jku is required for this client (it has no configured JWKS URL)")]
+    NoJku,
+    #[error("the client's JWKS could not be fetched ({0}); no key is trusted without it")]
+    JwksUnavailable(String),
     /// Not the token's fault: the shared replay cache could not be asked, so the token is not accepted.
     #[error("{0}")]
     ReplayUnavailable(#[from] crate::replay::ReplayUnavailable),
@@ -78,9 +86,15 @@ pub struct ClientConfig {
     /// The JWKS inline ...
     #[serde(default)]
     pub jwks: Option<JwkSet>,
-    /// ... or in a file, relative to the clients file.
+    /// ... or in a file, relative to the clients file ...
     #[serde(default)]
     pub jwks_file: Option<String>,
+    /// ... or fetched from this URL (https; http only on a loopback address), cached ...
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// ... and/or from the JWKS URL a token names in its `jku` header, when it is one of these.
+    #[serde(default)]
+    pub allowed_jku: Vec<String>,
 }
 
 /// The clients file (`--clients FILE`, TOML or JSON): `[[clients]]` entries.
@@ -95,7 +109,10 @@ pub struct ClientsFile {
 pub struct Client {
     pub iss: String,
     pub algorithms: Vec<Algorithm>,
+    /// The static JWKS (empty when the keys are fetched).
     pub jwks: JwkSet,
+    /// Where the keys are fetched from, for a client without a static JWKS.
+    pub remote: Option<Arc<RemoteKeys>>,
 }
 
 /// Parse one allowed algorithm; only those the spec recommends are accepted in configuration.
@@ -109,15 +126,21 @@ pub fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
     }
 }
 
+fn algorithms_of(iss: &str, algorithms: &[String]) -> Result<Vec<Algorithm>, String> {
+    let algorithms = algorithms
+        .iter()
+        .map(|a| parse_algorithm(a).map_err(|e| format!("client {iss:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if algorithms.is_empty() {
+        return Err(format!("client {iss:?}: algorithms is empty"));
+    }
+    Ok(algorithms)
+}
+
 impl Client {
+    /// A client whose keys are configured (offline use).
     pub fn new(iss: String, algorithms: &[String], jwks: JwkSet) -> Result<Client, String> {
-        let algorithms = algorithms
-            .iter()
-            .map(|a| parse_algorithm(a).map_err(|e| format!("client {iss:?}: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        if algorithms.is_empty() {
-            return Err(format!("client {iss:?}: algorithms is empty"));
-        }
+        let algorithms = algorithms_of(&iss, algorithms)?;
         for k in &jwks.keys {
             if k.common.key_id.is_none() {
                 return Err(format!("client {iss:?}: every JWKS key needs a kid"));
@@ -129,6 +152,24 @@ impl Client {
             iss,
             algorithms,
             jwks,
+            remote: None,
+        })
+    }
+
+    /// A client whose keys are fetched from `jwks_url` and/or the allowlisted `jku` URLs its tokens name.
+    pub fn remote(
+        iss: String,
+        algorithms: &[String],
+        jwks_url: Option<String>,
+        allowed_jku: Vec<String>,
+    ) -> Result<Client, String> {
+        let algorithms = algorithms_of(&iss, algorithms)?;
+        let remote = RemoteKeys::new(&iss, jwks_url, allowed_jku)?;
+        Ok(Client {
+            iss,
+            algorithms,
+            jwks: JwkSet { keys: Vec::new() },
+            remote: Some(Arc::new(remote)),
         })
     }
 }
@@ -145,9 +186,13 @@ pub fn load_clients(path: &Path) -> Result<Vec<Client>, String> {
     file.clients
         .into_iter()
         .map(|c| {
+            let remote = c.jwks_url.is_some() || !c.allowed_jku.is_empty();
             let jwks = match (c.jwks, c.jwks_file) {
-                (Some(j), None) => j,
-                (None, Some(f)) => {
+                (None, None) if remote => {
+                    return Client::remote(c.iss, &c.algorithms, c.jwks_url, c.allowed_jku);
+                }
+                (Some(j), None) if !remote => j,
+                (None, Some(f)) if !remote => {
                     let p = dir.join(f);
                     let t =
                         std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -155,7 +200,7 @@ pub fn load_clients(path: &Path) -> Result<Vec<Client>, String> {
                 }
                 _ => {
                     return Err(format!(
-                        "client {:?}: give exactly one of jwks and jwks_file",
+                        "client {:?}: give exactly one of jwks, jwks_file, or jwks_url and/or allowed_jku",
                         c.iss
                     ));
                 }
@@ -169,6 +214,7 @@ pub fn load_clients(path: &Path) -> Result<Vec<Client>, String> {
 struct RawHeader {
     alg: Option<String>,
     kid: Option<String>,
+    jku: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,11 +277,16 @@ pub async fn verify(
             AuthError::AlgNotAllowed(alg.clone(), names.join(", "))
         })?;
     let kid = header.kid.ok_or(AuthError::NoKid)?;
-    let jwk = client
-        .jwks
-        .find(&kid)
-        .ok_or_else(|| AuthError::UnknownKid(kid.clone()))?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    // A static client's keys are its configuration: a jku in its tokens is not followed.
+    let jwk = match &client.remote {
+        None => client
+            .jwks
+            .find(&kid)
+            .cloned()
+            .ok_or_else(|| AuthError::UnknownKid(kid.clone()))?,
+        Some(remote) => remote.key(header.jku.as_deref(), &kid).await?,
+    };
+    let key = DecodingKey::from_jwk(&jwk).map_err(|e| AuthError::Invalid(e.to_string()))?;
     let mut validation = Validation::new(algorithm);
     validation.leeway = LEEWAY_SECONDS as u64;
     validation.set_issuer(&[&client.iss]);

@@ -101,8 +101,14 @@ impl DevKey {
 
     /// Sign these claims with this key and its kid (ES384).
     pub fn sign(&self, claims: &Value) -> Result<String, String> {
+        self.sign_with_jku(claims, None)
+    }
+
+    /// Sign with a `jku` header naming the JWKS URL where the public key is served.
+    pub fn sign_with_jku(&self, claims: &Value, jku: Option<&str>) -> Result<String, String> {
         let mut header = Header::new(Algorithm::ES384);
         header.kid = Some(self.kid.clone());
+        header.jku = jku.map(str::to_string);
         header.typ = Some("JWT".into());
         let key = EncodingKey::from_ec_der(&self.pkcs8);
         jsonwebtoken::encode(&header, claims, &key).map_err(|e| format!("sign: {e}"))

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod devkey;
 mod feedback;
 mod fhir_api;
+pub mod jwks;
 mod prefetch;
 pub mod replay;
 mod service;

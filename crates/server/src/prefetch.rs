@@ -33,8 +33,8 @@ pub enum PrefetchError {
     Unavailable { missing: Vec<(String, String)> },
 }
 
-/// Whether `url` may receive an access token: https, or http on a loopback address.
-fn allowed(url: &Url) -> bool {
+/// Whether `url` may receive an access token or be trusted for keys: https, or http on a loopback address.
+pub(crate) fn may_carry_secrets(url: &Url) -> bool {
     let host = url.host_str().unwrap_or_default();
     let host = host.trim_start_matches('[').trim_end_matches(']');
     match url.scheme() {
@@ -130,7 +130,7 @@ impl Fetcher {
         };
         let base = Url::parse(server.trim_end_matches('/'))
             .ok()
-            .filter(allowed)
+            .filter(may_carry_secrets)
             .ok_or_else(|| {
                 InteropError::invalid(
                     "request.fhirServer",
@@ -314,7 +314,7 @@ mod tests {
             "http://[::1]/fhir",
             "http://localhost/fhir",
         ] {
-            assert!(allowed(&Url::parse(ok).unwrap()), "{ok}");
+            assert!(may_carry_secrets(&Url::parse(ok).unwrap()), "{ok}");
         }
         for no in [
             "http://ehr.example.org/fhir",
@@ -322,7 +322,7 @@ mod tests {
             "ftp://127.0.0.1/fhir",
             "file:///etc/passwd",
         ] {
-            assert!(!allowed(&Url::parse(no).unwrap()), "{no}");
+            assert!(!may_carry_secrets(&Url::parse(no).unwrap()), "{no}");
         }
     }
 

@@ -11,12 +11,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::civil::date;
 use lenaguard_domain::RulePack;
-use lenaguard_server::{Application, Client, DEV_ISSUER, DevKey, Settings};
+use lenaguard_server::{Client, DEV_ISSUER, DevKey, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod common;
 
 const ORDER_SIGN: &str = "/cds-services/lenalidomide-order-sign";
 const ACCESS_TOKEN: &str = "ehr-access-token-1";
@@ -117,20 +119,14 @@ async fn world(labs: Labs, fhir_timeout: Duration) -> Result<World> {
         base: Mutex::new(String::new()),
         seen: Mutex::new(Vec::new()),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let fhir_base = format!("http://{}/fhir", listener.local_addr()?);
+    let (addr, stop_fhir) = common::serve_peer(
+        axum::Router::new()
+            .route("/fhir/{*path}", get(resource))
+            .with_state(ehr.clone()),
+    )
+    .await?;
+    let fhir_base = format!("http://{addr}/fhir");
     *ehr.base.lock().unwrap() = fhir_base.clone();
-    let app = axum::Router::new()
-        .route("/fhir/{*path}", get(resource))
-        .with_state(ehr.clone());
-    let (stop_fhir, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-    });
     let key = DevKey::generate("dev-1").map_err(anyhow::Error::msg)?;
     let client = Client::new(
         DEV_ISSUER.into(),
@@ -141,13 +137,7 @@ async fn world(labs: Labs, fhir_timeout: Duration) -> Result<World> {
     let mut settings = Settings::new("127.0.0.1:0".parse()?, vec![client], RulePack::builtin()?);
     settings.today = Some(date(2026, 11, 26));
     settings.fhir_timeout = fhir_timeout;
-    let app = Application::build(settings).await?;
-    let cds = app.local_addr()?;
-    let cds_base = app.base_url().to_string();
-    let (stop_cds, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = rx.await;
-    }));
+    let (cds, cds_base, stop_cds) = common::start_service(settings).await?;
     Ok(World {
         ehr,
         fhir_base,
@@ -179,15 +169,8 @@ impl World {
                 jiff::Timestamp::now().as_second(),
             )
             .map_err(anyhow::Error::msg)?;
-        let r = reqwest::Client::new()
-            .post(format!("http://{}{ORDER_SIGN}", self.cds))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(body)?)
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let bytes = r.bytes().await?;
+        let (status, bytes) =
+            common::post(self.cds, ORDER_SIGN, &token, serde_json::to_vec(body)?).await?;
         Ok((
             status,
             serde_json::from_slice(&bytes).context("JSON answer")?,

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result, ensure};
 use jiff::civil::date;
 use lenaguard_domain::RulePack;
-use lenaguard_server::{Application, Client, DEV_ISSUER, DevKey, Settings};
+use lenaguard_server::{Client, DEV_ISSUER, DevKey, Settings};
 use lenaguard_storage::Store;
 use lenaguard_storage::cds::RuleStats;
 use lenaguard_storage_postgres::PostgresStore;
@@ -14,6 +14,8 @@ use lenaguard_storage_sqlite::SqliteStore;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+mod common;
 
 /// The base URL both servers answer for; tokens name it in `aud`.
 const PUBLIC: &str = "https://cds.example.org";
@@ -75,12 +77,7 @@ async fn start(keys: &Keys, store: Arc<dyn Store>) -> Result<Server> {
     settings.base_url = Some(PUBLIC.into());
     settings.today = Some(date(2026, 11, 26));
     settings.store = Some(store);
-    let app = Application::build(settings).await?;
-    let addr = app.local_addr()?;
-    let (stop, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(app.run_until(async {
-        let _ = rx.await;
-    }));
+    let (addr, _, stop) = common::start_service(settings).await?;
     Ok(Server { addr, _stop: stop })
 }
 
@@ -93,15 +90,7 @@ fn order_sign_body(hook_instance: &str) -> Result<Vec<u8>> {
 }
 
 async fn post(s: &Server, path: &str, token: &str, body: Vec<u8>) -> Result<(u16, Value)> {
-    let r = reqwest::Client::new()
-        .post(format!("http://{}{path}", s.addr))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await?;
-    let status = r.status().as_u16();
-    let bytes = r.bytes().await?;
+    let (status, bytes) = common::post(s.addr, path, token, body).await?;
     let v = if bytes.is_empty() {
         Value::Null
     } else {
