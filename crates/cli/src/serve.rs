@@ -10,6 +10,7 @@ use clap::Args;
 use lenaguard_server::{
     Application, Client, DEV_ISSUER, DevKey, FHIR_DEV_SCOPE, Settings, fhir_dev_token, load_clients,
 };
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -31,6 +32,17 @@ pub struct ServeCdsArgs {
     /// call with read, search and import scopes) and exit.
     #[arg(long, value_name = "SERVICE", requires = "dev_key")]
     pub print_test_token: Option<String>,
+    /// With --print-test-token: how many tokens to print, one a line (each is good for one call).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "print_test_token"
+    )]
+    pub count: u32,
+    /// Benchmarks only: also serve POST /bench/echo, a no-work endpoint to compare throughput with.
+    #[arg(long, hide = true)]
+    pub bench_echo: bool,
     /// The web app's base URL, linked from cards.
     #[arg(long, value_name = "URL")]
     pub app_url: Option<String>,
@@ -63,10 +75,15 @@ pub fn run(ctx: &Context, args: &ServeCdsArgs, fixed_today: bool) -> Result<u8, 
             Some(id) => format!("/cds-services/{id}/feedback"),
             None => format!("/cds-services/{service}"),
         };
-        let token = key
-            .token(DEV_ISSUER, &format!("{base}{path}"), now)
-            .map_err(Failure::Internal)?;
-        println!("{token}");
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for _ in 0..args.count {
+            let token = key
+                .token(DEV_ISSUER, &format!("{base}{path}"), now)
+                .map_err(Failure::Internal)?;
+            writeln!(out, "{token}").map_err(|e| Failure::Internal(format!("stdout: {e}")))?;
+        }
+        out.flush()
+            .map_err(|e| Failure::Internal(format!("stdout: {e}")))?;
         return Ok(0);
     }
     let mut clients: Vec<Client> = match &args.clients {
@@ -88,6 +105,7 @@ pub fn run(ctx: &Context, args: &ServeCdsArgs, fixed_today: bool) -> Result<u8, 
     let mut settings = Settings::new(args.listen, clients, ctx.pack.clone());
     settings.base_url = Some(base);
     settings.app_url = args.app_url.clone();
+    settings.bench_echo = args.bench_echo;
     settings.today = fixed_today.then_some(ctx.today);
     // A multi-threaded runtime: requests are answered in parallel on every core.
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -6,7 +6,8 @@
 //! The pure work (parsing, Bundle → snapshot, card) is `lenaguard-interop`'s; the engine is
 //! `lenaguard_domain::assess`. With a store ([`Settings::store`]), the `jti` replay cache is the database's, shared
 //! by every server on it ([`replay`]), and issued cards and their feedback are kept for the override statistics
-//! per rule. Not here yet: fetching missing prefetch from `fhirServer`, fetching JWKS from `jku`.
+//! per rule. Missing prefetch is read from the client's `fhirServer` (`prefetch`); a client's keys are
+//! configured or fetched from its JWKS URL and allowlisted `jku` ([`jwks`]).
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -53,6 +54,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// The longest wait for the client's FHIR server when prefetch is fetched (each request).
     pub fhir_timeout: Duration,
+    /// Benchmarks only: serve `POST /bench/echo`, which reads the body and answers at once (the baseline the
+    /// `order-sign` throughput is compared with). Never on in production.
+    pub bench_echo: bool,
     /// The program's records (feedback, the shared replay cache, the FHIR API); `None` runs the CDS services on
     /// prefetch alone.
     pub store: Option<Arc<dyn Store>>,
@@ -70,6 +74,7 @@ impl Settings {
             body_limit: DEFAULT_BODY_LIMIT,
             timeout: Duration::from_secs(10),
             fhir_timeout: Duration::from_secs(5),
+            bench_echo: false,
             store: None,
         }
     }

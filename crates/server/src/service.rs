@@ -64,8 +64,19 @@ pub(crate) fn router(
         fetcher,
         templates: prefetch_templates(),
     });
-    Ok(Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+    let bench_echo = settings.bench_echo;
+    let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
+    if bench_echo {
+        // The benchmark's baseline: the same request read whole, no token, no work. Off unless asked for.
+        router =
+            router.route(
+                "/bench/echo",
+                post(|body: Bytes| async move {
+                    axum::Json(serde_json::json!({ "received": body.len() }))
+                }),
+            );
+    }
+    Ok(router
         .route("/cds-services", get(discovery_handler))
         .route("/cds-services/{id}", post(service_handler))
         .route("/cds-services/{id}/feedback", post(feedback_handler))

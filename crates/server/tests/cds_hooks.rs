@@ -179,6 +179,9 @@ fn b64(v: &Value) -> String {
 async fn health_and_discovery() {
     let s = start().await;
     assert_eq!(http(&s, "GET", "/healthz", None, None).await.status, 200);
+    // The benchmark's no-work endpoint exists only when a benchmark turns it on.
+    let r = http(&s, "POST", "/bench/echo", None, Some(b"{}")).await;
+    assert_eq!(r.status, 404);
     let r = http(&s, "GET", "/cds-services", None, None).await;
     assert_eq!(r.status, 200);
     let d = r.json();
