@@ -95,6 +95,10 @@ pub struct ClientConfig {
     /// ... and/or from the JWKS URL a token names in its `jku` header, when it is one of these.
     #[serde(default)]
     pub allowed_jku: Vec<String>,
+    /// The FHIR servers (`fhirServer` base URLs) missing prefetch may be read from for this client; empty: any
+    /// https server (or http on a loopback address).
+    #[serde(default)]
+    pub fhir_servers: Vec<String>,
 }
 
 /// The clients file (`--clients FILE`, TOML or JSON): `[[clients]]` entries.
@@ -113,6 +117,8 @@ pub struct Client {
     pub jwks: JwkSet,
     /// Where the keys are fetched from, for a client without a static JWKS.
     pub remote: Option<Arc<RemoteKeys>>,
+    /// The FHIR servers missing prefetch may be read from for this client (empty: any allowed URL).
+    pub fhir_servers: Vec<String>,
 }
 
 /// Parse one allowed algorithm; only those the spec recommends are accepted in configuration.
@@ -153,6 +159,7 @@ impl Client {
             algorithms,
             jwks,
             remote: None,
+            fhir_servers: Vec::new(),
         })
     }
 
@@ -170,6 +177,7 @@ impl Client {
             algorithms,
             jwks: JwkSet { keys: Vec::new() },
             remote: Some(Arc::new(remote)),
+            fhir_servers: Vec::new(),
         })
     }
 }
@@ -186,28 +194,44 @@ pub fn load_clients(path: &Path) -> Result<Vec<Client>, String> {
     file.clients
         .into_iter()
         .map(|c| {
-            let remote = c.jwks_url.is_some() || !c.allowed_jku.is_empty();
-            let jwks = match (c.jwks, c.jwks_file) {
-                (None, None) if remote => {
-                    return Client::remote(c.iss, &c.algorithms, c.jwks_url, c.allowed_jku);
-                }
-                (Some(j), None) if !remote => j,
-                (None, Some(f)) if !remote => {
-                    let p = dir.join(f);
-                    let t =
-                        std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-                    serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))?
-                }
-                _ => {
+            let fhir_servers = c.fhir_servers.clone();
+            for u in &fhir_servers {
+                if !reqwest::Url::parse(u).is_ok_and(|u| crate::prefetch::may_carry_secrets(&u)) {
                     return Err(format!(
-                        "client {:?}: give exactly one of jwks, jwks_file, or jwks_url and/or allowed_jku",
+                        "client {:?}: fhir_servers: {u:?} is not accepted; expected an https:// URL (http:// only on a loopback address)",
                         c.iss
                     ));
                 }
-            };
-            Client::new(c.iss, &c.algorithms, jwks)
+            }
+            client_of(c, dir).map(|client| Client {
+                fhir_servers,
+                ..client
+            })
         })
         .collect()
+}
+
+/// A client from its configuration: static keys (inline or in a file next to the clients file) or fetched ones.
+fn client_of(c: ClientConfig, dir: &Path) -> Result<Client, String> {
+    let remote = c.jwks_url.is_some() || !c.allowed_jku.is_empty();
+    let jwks = match (c.jwks, c.jwks_file) {
+        (None, None) if remote => {
+            return Client::remote(c.iss, &c.algorithms, c.jwks_url, c.allowed_jku);
+        }
+        (Some(j), None) if !remote => j,
+        (None, Some(f)) if !remote => {
+            let p = dir.join(f);
+            let t = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))?
+        }
+        _ => {
+            return Err(format!(
+                "client {:?}: give exactly one of jwks, jwks_file, or jwks_url and/or allowed_jku",
+                c.iss
+            ));
+        }
+    };
+    Client::new(c.iss, &c.algorithms, jwks)
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,9 @@
 //! [`JWKS_TTL`]; a `kid` not in the cached set triggers one refetch (key rotation), at most once per
 //! [`MIN_REFETCH`] per URL, so that tokens with made-up kids cannot make the service hammer the client's
 //! server. A `jku` not on the client's allowlist is refused before anything is fetched. When the keys cannot be
-//! fetched the token is refused: nothing is trusted that was not fetched within the TTL.
+//! fetched the token is refused: nothing is trusted that was not fetched within the TTL; after a failed fetch the
+//! next is not tried for [`MIN_REFETCH`] either, so that a client's unreachable server does not cost every call
+//! a timeout.
 
 use crate::auth::AuthError;
 use crate::prefetch::may_carry_secrets;
@@ -28,6 +30,8 @@ struct Cached {
     keys: Option<(JwkSet, Instant)>,
     /// The last fetch made for an unknown `kid` while the cached keys were fresh.
     last_refetch: Option<Instant>,
+    /// The last fetch that failed: the next is not tried before [`MIN_REFETCH`] has passed.
+    last_failure: Option<Instant>,
 }
 
 /// Where a client's keys come from, and what was fetched.
@@ -104,6 +108,16 @@ impl RemoteKeys {
             if let Some(k) = fresh.as_ref().and_then(|keys| keys.find(kid)) {
                 return Ok(k.clone());
             }
+            if fresh.is_none()
+                && entry
+                    .last_failure
+                    .is_some_and(|t| t.elapsed() < MIN_REFETCH)
+            {
+                return Err(AuthError::JwksUnavailable(format!(
+                    "the last fetch failed; it is tried again at most every {} s",
+                    MIN_REFETCH.as_secs()
+                )));
+            }
             let may_fetch = fresh.is_none()
                 || entry
                     .last_refetch
@@ -116,7 +130,12 @@ impl RemoteKeys {
         if !may_fetch {
             return Err(AuthError::UnknownKid(kid.to_string()));
         }
-        let keys = match self.fetch(url).await {
+        let fetched = self.fetch(url).await;
+        if fetched.is_err() {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.entry(url.to_string()).or_default().last_failure = Some(Instant::now());
+        }
+        let keys = match fetched {
             Ok(keys) => keys,
             // A failed refetch for a new kid: the cached keys stay, this kid stays unknown.
             Err(_) if fresh.is_some() => return Err(AuthError::UnknownKid(kid.to_string())),
@@ -124,7 +143,9 @@ impl RemoteKeys {
         };
         let found = keys.find(kid).cloned();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.entry(url.to_string()).or_default().keys = Some((keys, Instant::now()));
+        let entry = cache.entry(url.to_string()).or_default();
+        entry.keys = Some((keys, Instant::now()));
+        entry.last_failure = None;
         found.ok_or_else(|| AuthError::UnknownKid(kid.to_string()))
     }
 

@@ -103,11 +103,13 @@ impl Fetcher {
     }
 
     /// Fill every key of `required` the client did not send, or say why it cannot be had.
+    /// `fhir_servers`: the FHIR base URLs the calling client may name (empty: any that may carry a token).
     pub async fn complete(
         &self,
         request: &mut CdsRequest,
         templates: &BTreeMap<String, String>,
         required: &[&str],
+        fhir_servers: &[String],
     ) -> Result<(), PrefetchError> {
         let missing: Vec<&str> = required
             .iter()
@@ -138,6 +140,22 @@ impl Fetcher {
                     "an https:// URL (http:// only on a loopback address)",
                 )
             })?;
+        let base_str = base.as_str().trim_end_matches('/');
+        if !fhir_servers.is_empty()
+            && !fhir_servers
+                .iter()
+                .any(|a| base_str == a.trim_end_matches('/'))
+        {
+            return Err(InteropError::invalid(
+                "request.fhirServer",
+                server,
+                format!(
+                    "one of this client's FHIR servers: {}",
+                    fhir_servers.join(", ")
+                ),
+            )
+            .into());
+        }
         if !auth.token_type.eq_ignore_ascii_case("bearer") {
             return Err(InteropError::invalid(
                 "request.fhirAuthorization.token_type",

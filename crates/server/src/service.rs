@@ -270,7 +270,16 @@ async fn service_handler(
     if needs_prefetch(&request, hook)
         && let Err(e) = state
             .fetcher
-            .complete(&mut request, &state.templates, &REQUIRED_PREFETCH)
+            .complete(
+                &mut request,
+                &state.templates,
+                &REQUIRED_PREFETCH,
+                state
+                    .clients
+                    .iter()
+                    .find(|c| c.iss == client)
+                    .map_or(&[][..], |c| &c.fhir_servers),
+            )
             .await
     {
         return prefetch_error(&e);

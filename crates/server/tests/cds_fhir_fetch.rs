@@ -113,6 +113,11 @@ struct World {
 }
 
 async fn world(labs: Labs, fhir_timeout: Duration) -> Result<World> {
+    world_for(labs, fhir_timeout, Vec::new()).await
+}
+
+/// A world whose CDS client may name only these FHIR servers (empty: any).
+async fn world_for(labs: Labs, fhir_timeout: Duration, fhir_servers: Vec<String>) -> Result<World> {
     let ehr = Arc::new(Ehr {
         prefetch: fixture()["prefetch"].clone(),
         labs,
@@ -128,12 +133,13 @@ async fn world(labs: Labs, fhir_timeout: Duration) -> Result<World> {
     let fhir_base = format!("http://{addr}/fhir");
     *ehr.base.lock().unwrap() = fhir_base.clone();
     let key = DevKey::generate("dev-1").map_err(anyhow::Error::msg)?;
-    let client = Client::new(
+    let mut client = Client::new(
         DEV_ISSUER.into(),
         &["ES384".into()],
         key.jwks().map_err(anyhow::Error::msg)?,
     )
     .map_err(anyhow::Error::msg)?;
+    client.fhir_servers = fhir_servers;
     let mut settings = Settings::new("127.0.0.1:0".parse()?, vec![client], RulePack::builtin()?);
     settings.today = Some(date(2026, 11, 26));
     settings.fhir_timeout = fhir_timeout;
@@ -320,6 +326,23 @@ async fn plain_http_to_a_remote_fhir_server_is_refused_before_any_request() -> R
         status == 412 && expressions(&body) == ["prefetch.labs"],
         "{status} {body}"
     );
+    ensure!(w.seen().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_fhir_server_off_the_clients_list_is_refused_before_any_request() -> Result<()> {
+    let w = world_for(
+        Labs::OnePage,
+        Duration::from_secs(5),
+        vec!["https://ehr.example.org/fhir".into()],
+    )
+    .await?;
+    let (status, body) = w.order_sign(&w.request(&["labs"], &w.fhir_base)).await?;
+    ensure!(status == 400, "{status} {body}");
+    ensure!(expressions(&body) == ["request.fhirServer"], "{body}");
+    let diag = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    ensure!(diag.contains("https://ehr.example.org/fhir"), "{diag}");
     ensure!(w.seen().is_empty());
     Ok(())
 }

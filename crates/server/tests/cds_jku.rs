@@ -211,6 +211,14 @@ async fn nothing_is_trusted_when_the_jwks_cannot_be_fetched() -> Result<()> {
         body.contains("could not be fetched") && body.contains("HTTP 404"),
         "{body}"
     );
+    // Published now, but the failed fetch is not retried at once: still refused, nothing fetched again.
+    w.publish("missing.json", &key);
+    let (status, body) = w.order_sign(&w.token(&key, None)).await?;
+    ensure!(
+        status == 401 && body.contains("tried again at most every"),
+        "{status} {body}"
+    );
+    ensure!(w.fetched().len() == 1, "{:?}", w.fetched());
     Ok(())
 }
 
@@ -220,11 +228,12 @@ fn the_clients_file_takes_jwks_urls_and_refuses_plain_http_to_remote_hosts() {
     let file = dir.path().join("clients.toml");
     std::fs::write(
         &file,
-        "[[clients]]\niss = \"https://ehr.example.org\"\nalgorithms = [\"ES384\"]\njwks_url = \"https://ehr.example.org/.well-known/jwks.json\"\nallowed_jku = [\"https://keys.ehr.example.org/jwks.json\"]\n",
+        "[[clients]]\niss = \"https://ehr.example.org\"\nalgorithms = [\"ES384\"]\njwks_url = \"https://ehr.example.org/.well-known/jwks.json\"\nallowed_jku = [\"https://keys.ehr.example.org/jwks.json\"]\nfhir_servers = [\"https://ehr.example.org/fhir\"]\n",
     )
     .unwrap();
     let clients = lenaguard_server::load_clients(&file).unwrap();
     assert!(clients[0].remote.is_some());
+    assert_eq!(clients[0].fhir_servers, ["https://ehr.example.org/fhir"]);
     std::fs::write(
         &file,
         "[[clients]]\niss = \"x\"\nalgorithms = [\"ES384\"]\nallowed_jku = [\"http://keys.example.org/jwks.json\"]\n",
