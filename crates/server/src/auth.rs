@@ -21,6 +21,8 @@ use std::sync::Arc;
 
 /// Clock skew tolerated on `exp` and `iat`, in seconds.
 pub const LEEWAY_SECONDS: i64 = 30;
+/// The longest `jti` accepted (a UUID is 36 characters).
+pub const MAX_JTI_CHARS: usize = 256;
 /// The longest token lifetime accepted (`exp - iat`): it bounds how long a `jti` must be remembered.
 pub const MAX_LIFETIME_SECONDS: i64 = 3600;
 
@@ -53,6 +55,8 @@ pub enum AuthError {
     TooLong,
     #[error("token jti is required")]
     NoJti,
+    #[error("token jti is longer than {MAX_JTI_CHARS} characters")]
+    JtiTooLong,
     #[error("token jti was already used")]
     Replayed,
     #[error("token header jku {0:?} is not on the client's allowlist of JWKS URLs")]
@@ -337,6 +341,10 @@ pub async fn verify(
         .jti
         .filter(|j| !j.is_empty())
         .ok_or(AuthError::NoJti)?;
+    // Every jti is stored until its token expires: a nonce needs no more than a UUID's worth of characters.
+    if jti.chars().count() > MAX_JTI_CHARS {
+        return Err(AuthError::JtiTooLong);
+    }
     // Recorded only after the signature holds, so nobody can burn another client's jtis.
     if !replay.first_use(&claims.iss, &jti, claims.exp, now).await? {
         return Err(AuthError::Replayed);

@@ -449,6 +449,14 @@ async fn attack_missing_jti() {
 }
 
 #[tokio::test]
+async fn attack_oversized_jti() {
+    let s = start().await;
+    let mut c = claims(&s);
+    c["jti"] = json!("x".repeat(10_000));
+    refused(&s, &s.key.sign(&c).unwrap(), "jti is longer than").await;
+}
+
+#[tokio::test]
 async fn attack_unknown_kid() {
     let s = start().await;
     let mut other = DevKey::generate("attacker-key").unwrap();
