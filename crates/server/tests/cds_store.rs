@@ -300,3 +300,32 @@ async fn postgres_two_servers_share_replay_cache_and_feedback() -> Result<()> {
     db.drop_database(first).await?;
     outcome
 }
+
+#[tokio::test]
+async fn a_token_is_refused_when_the_shared_replay_cache_cannot_be_asked() -> Result<()> {
+    let keys = Keys::new()?;
+    let (store, _dir) = lenaguard_tests_storage::sqlite().await?;
+    let pool = store.pool().clone();
+    let s = start(&keys, Arc::new(store)).await?;
+    let (status, body) = post(
+        &s,
+        ORDER_SIGN,
+        &keys.token(ORDER_SIGN),
+        order_sign_body("hook-down-1")?,
+    )
+    .await?;
+    ensure!(status == 200, "{status} {body}");
+    // The database goes away: a valid, fresh token cannot be checked for replay, so it is not accepted.
+    pool.close().await;
+    let (status, body) = post(
+        &s,
+        ORDER_SIGN,
+        &keys.token(ORDER_SIGN),
+        order_sign_body("hook-down-2")?,
+    )
+    .await?;
+    ensure!(status == 503, "{status} {body}");
+    ensure!(body["resourceType"] == "OperationOutcome", "{body}");
+    ensure!(body.get("cards").is_none(), "{body}");
+    Ok(())
+}
