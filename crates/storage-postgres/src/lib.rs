@@ -1,7 +1,7 @@
 //! The PostgreSQL backend: several stateless `lenaguard` processes on one database (scale-out).
 //!
 //! Commands about one patient are judged and written under a transaction-scoped advisory lock of that patient,
-//! and every append to the audit chain under the row lock of `audit_head`, taken last, so commands from every
+//! and every append to the audit chain under one chain lock (`pg_advisory_xact_lock`), taken last, so commands from every
 //! process about one patient are judged one at a time and the checks read the state they write to (READ
 //! COMMITTED reads the latest commit after a lock is granted), while commands about different patients are judged
 //! in parallel and only the append and the commit are serial. The unique
@@ -28,6 +28,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The key of the advisory lock that serialises appends to the audit chain (an arbitrary constant: "LENAGUAR").
+const CHAIN_LOCK: i64 = 0x4C45_4E41_4755_4152;
 
 /// The first half of the two-part advisory lock keys of patients (the second is a hash of the patient id; a
 /// collision only makes two patients wait for each other).
@@ -225,17 +228,14 @@ struct PgTx {
 #[async_trait]
 impl StoreTx for PgTx {
     async fn chain_head(&mut self) -> Result<ChainHead, StorageError> {
-        // The row lock waits for the appender before us and then reads its committed head (READ COMMITTED
-        // re-reads a locked row's newest version), so the chain never forks.
-        let (seq, hash): (i64, Option<String>) =
-            sqlx::query_as("SELECT seq, hash FROM audit_head FOR UPDATE")
-                .fetch_one(&mut *self.tx)
+        // One round trip: the function takes the chain lock, then reads the head with a fresh snapshot (0006).
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM lenaguard_chain_head($1)")
+                .bind(CHAIN_LOCK)
+                .fetch_optional(&mut *self.tx)
                 .await
                 .map_err(db)?;
-        Ok(match hash {
-            Some(hash) => ChainHead { seq, hash },
-            None => ChainHead::genesis(),
-        })
+        Ok(row.map_or_else(ChainHead::genesis, |(seq, hash)| ChainHead { seq, hash }))
     }
 
     async fn lock_patient(&mut self, patient: &str) -> Result<(), StorageError> {
@@ -331,11 +331,10 @@ impl StoreTx for PgTx {
         key: &str,
         request_hash: &str,
     ) -> Result<(), StorageError> {
-        // One statement: the event, its idempotency key and the moved head.
+        // One statement: the event and its idempotency key.
         sqlx::query(
-            "WITH e AS (INSERT INTO audit_events (seq, prev_hash, hash, event) VALUES ($1, $2, $3, $4)),
-                  i AS (INSERT INTO idempotency (key, request_hash, seq) VALUES ($5, $6, $1))
-             UPDATE audit_head SET seq = $1, hash = $3",
+            "WITH e AS (INSERT INTO audit_events (seq, prev_hash, hash, event) VALUES ($1, $2, $3, $4))
+             INSERT INTO idempotency (key, request_hash, seq) VALUES ($5, $6, $1)",
         )
         .bind(row.seq)
         .bind(&row.prev_hash)
