@@ -2,21 +2,16 @@
 
 use crate::db;
 use lenaguard_storage::StorageError;
-use lenaguard_storage::codec::{date, from_json, int, json, name, opt_date, parse};
+use lenaguard_storage::codec::{json, name};
 use lenaguard_storage::records::{
-    AuthorizationRow, Body, ConfirmationRow, DispenseRow, OrganisationRow, PatientFile, PatientRow,
-    PrescriptionRow, RecordRow, UserRow, Write,
+    AuthorizationRow, ConfirmationRow, OrganisationRow, PatientFile, PrescriptionRow, UserRow,
+    Write,
+};
+use lenaguard_storage::stored::{
+    self, Authorization, Confirmation, Dispense, Org, Page, Patient, Prescription, Record, User,
 };
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, FromRow, SqliteConnection};
-
-#[derive(FromRow)]
-struct Org {
-    id: String,
-    kind: String,
-    name: String,
-    certified_until: Option<String>,
-}
 
 pub async fn organisation(
     c: &mut SqliteConnection,
@@ -28,24 +23,7 @@ pub async fn organisation(
             .fetch_optional(c)
             .await
             .map_err(db)?;
-    r.map(|r| {
-        Ok(OrganisationRow {
-            kind: parse(&r.kind, "organisations.kind")?,
-            certified_until: opt_date(r.certified_until, "organisations.certified_until")?,
-            id: r.id,
-            name: r.name,
-        })
-    })
-    .transpose()
-}
-
-#[derive(FromRow)]
-struct User {
-    id: String,
-    organisation: String,
-    name: String,
-    role: String,
-    certified_until: Option<String>,
+    r.map(Org::into_row).transpose()
 }
 
 pub async fn user(c: &mut SqliteConnection, id: &str) -> Result<Option<UserRow>, StorageError> {
@@ -56,173 +34,7 @@ pub async fn user(c: &mut SqliteConnection, id: &str) -> Result<Option<UserRow>,
     .fetch_optional(c)
     .await
     .map_err(db)?;
-    r.map(|r| {
-        Ok(UserRow {
-            role: parse(&r.role, "users.role")?,
-            certified_until: opt_date(r.certified_until, "users.certified_until")?,
-            id: r.id,
-            organisation: r.organisation,
-            name: r.name,
-        })
-    })
-    .transpose()
-}
-
-#[derive(FromRow)]
-struct Patient {
-    id: String,
-    identity: String,
-    sex: String,
-    birth_date: String,
-    category: String,
-    agreement_signed_on: String,
-    guardian: Option<String>,
-    prescriber: String,
-    regimen: String,
-    not_reproductive: Option<String>,
-    planned_start: Option<String>,
-    status: String,
-    start_date: Option<String>,
-    last_dose: Option<String>,
-}
-
-impl Patient {
-    fn into_row(self) -> Result<PatientRow, StorageError> {
-        Ok(PatientRow {
-            sex: parse(&self.sex, "patients.sex")?,
-            birth_date: date(&self.birth_date, "patients.birth_date")?,
-            category: parse(&self.category, "patients.category")?,
-            agreement_signed_on: date(&self.agreement_signed_on, "patients.agreement_signed_on")?,
-            regimen: parse(&self.regimen, "patients.regimen")?,
-            not_of_reproductive_potential: self
-                .not_reproductive
-                .as_deref()
-                .map(|s| from_json(s, "patients.not_reproductive"))
-                .transpose()?,
-            planned_start: opt_date(self.planned_start, "patients.planned_start")?,
-            status: parse(&self.status, "patients.status")?,
-            start_date: opt_date(self.start_date, "patients.start_date")?,
-            last_dose: opt_date(self.last_dose, "patients.last_dose")?,
-            id: self.id,
-            identity: self.identity,
-            guardian: self.guardian,
-            prescriber: self.prescriber,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct Record {
-    id: String,
-    patient: String,
-    kind: String,
-    on_date: String,
-    body: String,
-}
-
-#[derive(FromRow)]
-struct Prescription {
-    id: String,
-    patient: String,
-    prescriber: String,
-    date: String,
-    schedule: String,
-    quantity: i64,
-    days_supply: i64,
-    refills: i64,
-    telephone: bool,
-}
-
-impl Prescription {
-    fn into_row(self) -> Result<PrescriptionRow, StorageError> {
-        Ok(PrescriptionRow {
-            date: date(&self.date, "prescriptions.date")?,
-            schedule: from_json(&self.schedule, "prescriptions.schedule")?,
-            quantity: int(self.quantity, "prescriptions.quantity")?,
-            days_supply: int(self.days_supply, "prescriptions.days_supply")?,
-            refills: int(self.refills, "prescriptions.refills")?,
-            telephone: self.telephone,
-            id: self.id,
-            patient: self.patient,
-            prescriber: self.prescriber,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct Authorization {
-    number: String,
-    prescription: String,
-    patient: String,
-    issued_on: String,
-    valid_through: String,
-    status: String,
-}
-
-impl Authorization {
-    fn into_row(self) -> Result<AuthorizationRow, StorageError> {
-        Ok(AuthorizationRow {
-            issued_on: date(&self.issued_on, "authorizations.issued_on")?,
-            valid_through: date(&self.valid_through, "authorizations.valid_through")?,
-            status: parse(&self.status, "authorizations.status")?,
-            number: self.number,
-            prescription: self.prescription,
-            patient: self.patient,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct Confirmation {
-    number: String,
-    patient: String,
-    authorization_number: String,
-    pharmacy: String,
-    issued_on: String,
-    valid_through: String,
-}
-
-impl Confirmation {
-    fn into_row(self) -> Result<ConfirmationRow, StorageError> {
-        Ok(ConfirmationRow {
-            issued_on: date(&self.issued_on, "confirmations.issued_on")?,
-            valid_through: date(&self.valid_through, "confirmations.valid_through")?,
-            number: self.number,
-            authorization: self.authorization_number,
-            pharmacy: self.pharmacy,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct Dispense {
-    id: String,
-    authorization_number: String,
-    confirmation: String,
-    patient: String,
-    pharmacy: String,
-    pharmacist: String,
-    date: String,
-    days_supply: i64,
-    quantity: i64,
-    counselling: String,
-}
-
-impl Dispense {
-    fn into_row(self) -> Result<DispenseRow, StorageError> {
-        Ok(DispenseRow {
-            date: date(&self.date, "dispenses.date")?,
-            days_supply: int(self.days_supply, "dispenses.days_supply")?,
-            quantity: int(self.quantity, "dispenses.quantity")?,
-            counselling: from_json(&self.counselling, "dispenses.counselling")?,
-            id: self.id,
-            authorization: self.authorization_number,
-            confirmation: self.confirmation,
-            patient: self.patient,
-            pharmacy: self.pharmacy,
-            pharmacist: self.pharmacist,
-        })
-    }
+    r.map(User::into_row).transpose()
 }
 
 const PATIENT: &str = "SELECT id, identity, sex, birth_date, category, agreement_signed_on, guardian, prescriber, regimen, not_reproductive, planned_start, status, start_date, last_dose FROM patients";
@@ -320,38 +132,14 @@ pub async fn patient_file(
     .fetch_all(&mut *c)
     .await
     .map_err(db)?;
-    Ok(Some(PatientFile {
-        patient: p.into_row()?,
-        records: records
-            .into_iter()
-            .map(|r| {
-                Ok(RecordRow {
-                    kind: parse(&r.kind, "patient_records.kind")?,
-                    on: date(&r.on_date, "patient_records.on_date")?,
-                    body: Body::from_text(r.body)
-                        .map_err(|e| StorageError::corrupt("patient_records.body", e))?,
-                    id: r.id,
-                    patient: r.patient,
-                })
-            })
-            .collect::<Result<_, StorageError>>()?,
-        prescriptions: prescriptions
-            .into_iter()
-            .map(Prescription::into_row)
-            .collect::<Result<_, _>>()?,
-        authorizations: authorizations
-            .into_iter()
-            .map(Authorization::into_row)
-            .collect::<Result<_, _>>()?,
-        confirmations: confirmations
-            .into_iter()
-            .map(Confirmation::into_row)
-            .collect::<Result<_, _>>()?,
-        dispenses: dispenses
-            .into_iter()
-            .map(Dispense::into_row)
-            .collect::<Result<_, _>>()?,
-    }))
+    Ok(Some(stored::file(
+        p,
+        records,
+        prescriptions,
+        authorizations,
+        confirmations,
+        dispenses,
+    )?))
 }
 
 fn d(v: &jiff::civil::Date) -> String {
@@ -762,106 +550,67 @@ pub async fn patient_files(
     limit: i64,
 ) -> Result<Vec<PatientFile>, StorageError> {
     const PAGE: &str = "(SELECT id FROM patients WHERE id > ?1 ORDER BY id LIMIT ?2)";
-    let patients: Vec<Patient> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PATIENT} WHERE id > ?1 ORDER BY id LIMIT ?2"
-    )))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(db)?;
-    let mut files: Vec<PatientFile> = Vec::with_capacity(patients.len());
-    let mut index = std::collections::HashMap::new();
-    for p in patients {
-        let row = p.into_row()?;
-        index.insert(row.id.clone(), files.len());
-        files.push(PatientFile {
-            patient: row,
-            records: Vec::new(),
-            prescriptions: Vec::new(),
-            authorizations: Vec::new(),
-            confirmations: Vec::new(),
-            dispenses: Vec::new(),
-        });
+    Page {
+        patients: page_rows(
+            c,
+            format!("{PATIENT} WHERE id > ?1 ORDER BY id LIMIT ?2"),
+            after,
+            limit,
+        )
+        .await?,
+        records: page_rows(
+            c,
+            format!("{RECORD} WHERE patient IN {PAGE} ORDER BY patient, seq"),
+            after,
+            limit,
+        )
+        .await?,
+        prescriptions: page_rows(
+            c,
+            format!("{PRESCRIPTION} WHERE patient IN {PAGE} ORDER BY patient, seq"),
+            after,
+            limit,
+        )
+        .await?,
+        authorizations: page_rows(
+            c,
+            format!("{AUTHORIZATION} WHERE patient IN {PAGE} ORDER BY patient, seq"),
+            after,
+            limit,
+        )
+        .await?,
+        confirmations: page_rows(
+            c,
+            format!("{CONFIRMATION} WHERE patient IN {PAGE} ORDER BY patient, seq"),
+            after,
+            limit,
+        )
+        .await?,
+        dispenses: page_rows(
+            c,
+            format!("{DISPENSE} WHERE patient IN {PAGE} ORDER BY patient, seq"),
+            after,
+            limit,
+        )
+        .await?,
     }
-    let slot = |files: &mut Vec<PatientFile>, patient: &str| -> Result<usize, StorageError> {
-        index
-            .get(patient)
-            .copied()
-            .filter(|i| *i < files.len())
-            .ok_or_else(|| {
-                StorageError::corrupt(
-                    "patient page",
-                    format!("a row of an unknown patient {patient}"),
-                )
-            })
-    };
-    let records: Vec<Record> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{RECORD} WHERE patient IN {PAGE} ORDER BY patient, seq"
-    )))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(db)?;
-    for r in records {
-        let i = slot(&mut files, &r.patient)?;
-        files[i].records.push(RecordRow {
-            kind: parse(&r.kind, "patient_records.kind")?,
-            on: date(&r.on_date, "patient_records.on_date")?,
-            body: Body::from_text(r.body)
-                .map_err(|e| StorageError::corrupt("patient_records.body", e))?,
-            id: r.id,
-            patient: r.patient,
-        });
-    }
-    let rows: Vec<Prescription> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PRESCRIPTION} WHERE patient IN {PAGE} ORDER BY patient, seq"
-    )))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(db)?;
-    for r in rows {
-        let i = slot(&mut files, &r.patient)?;
-        files[i].prescriptions.push(r.into_row()?);
-    }
-    let rows: Vec<Authorization> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{AUTHORIZATION} WHERE patient IN {PAGE} ORDER BY patient, seq"
-    )))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(db)?;
-    for r in rows {
-        let i = slot(&mut files, &r.patient)?;
-        files[i].authorizations.push(r.into_row()?);
-    }
-    let conf: Vec<Confirmation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{CONFIRMATION} WHERE patient IN {PAGE} ORDER BY patient, seq"
-    )))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(db)?;
-    for r in conf {
-        let i = slot(&mut files, &r.patient)?;
-        files[i].confirmations.push(r.into_row()?);
-    }
-    let rows: Vec<Dispense> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{DISPENSE} WHERE patient IN {PAGE} ORDER BY patient, seq"
-    )))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(db)?;
-    for r in rows {
-        let i = slot(&mut files, &r.patient)?;
-        files[i].dispenses.push(r.into_row()?);
-    }
-    Ok(files)
+    .into_files()
+}
+
+/// The rows of one table for the page of patients after `after` (at most `limit` patients).
+async fn page_rows<T>(
+    c: &mut SqliteConnection,
+    sql: String,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<T>, StorageError>
+where
+    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+        .map_err(db)
 }

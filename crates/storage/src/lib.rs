@@ -16,6 +16,7 @@ pub mod error;
 pub mod records;
 pub mod shape;
 pub mod store;
+pub mod stored;
 pub mod survey;
 pub mod sweep;
 pub mod synth;
