@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+mod batch;
 pub mod devkey;
 mod feedback;
 mod fhir_api;
@@ -93,7 +94,10 @@ impl Application {
     /// cache is the store's (shared by every server on that database); without one, it is in process.
     pub async fn build(settings: Settings) -> std::io::Result<Application> {
         let replay: Arc<dyn ReplayCache> = match &settings.store {
-            Some(store) => Arc::new(StoreReplayCache::new(store.clone())),
+            Some(store) => Arc::new(StoreReplayCache::new(
+                store.clone(),
+                batch::writers_for(store.backend()),
+            )),
             None => Arc::new(MemoryReplayCache::default()),
         };
         Self::build_with_replay(settings, replay).await

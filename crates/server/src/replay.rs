@@ -3,6 +3,7 @@
 //! token another one already accepted.
 
 use crate::auth::LEEWAY_SECONDS;
+use crate::batch::Batcher;
 use async_trait::async_trait;
 use lenaguard_storage::cds::CdsStore;
 use std::collections::HashMap;
@@ -61,17 +62,31 @@ impl ReplayCache for MemoryReplayCache {
 const PURGE_EVERY_SECONDS: i64 = 60;
 
 /// The replay cache in the program database (`cds_jti`, unique on `(iss, jti)`): the database decides which of
-/// two servers saw a token first.
+/// two servers saw a token first. The `jti`s of concurrent calls are written in one transaction.
 #[derive(Debug)]
 pub struct StoreReplayCache {
     store: Arc<dyn CdsStore>,
+    writes: Batcher<(String, String, i64), bool>,
     last_purge: AtomicI64,
 }
 
 impl StoreReplayCache {
-    pub fn new(store: Arc<dyn CdsStore>) -> StoreReplayCache {
+    /// Must be called on a tokio runtime (it starts the batch writers); `writers`: how many transactions may be
+    /// in flight at once ([`crate::batch::writers_for`] the backend).
+    pub fn new(store: Arc<dyn CdsStore>, writers: usize) -> StoreReplayCache {
+        let writer = store.clone();
+        let writes = Batcher::spawn(writers, move |tokens: Vec<(String, String, i64)>| {
+            let store = writer.clone();
+            async move {
+                store
+                    .first_uses_of_jtis(&tokens)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        });
         StoreReplayCache {
             store,
+            writes,
             last_purge: AtomicI64::new(0),
         }
     }
@@ -99,9 +114,9 @@ impl ReplayCache for StoreReplayCache {
                 .await
                 .map_err(|e| ReplayUnavailable(e.to_string()))?;
         }
-        self.store
-            .first_use_of_jti(iss, jti, exp)
+        self.writes
+            .submit((iss.to_string(), jti.to_string(), exp))
             .await
-            .map_err(|e| ReplayUnavailable(e.to_string()))
+            .map_err(ReplayUnavailable)
     }
 }

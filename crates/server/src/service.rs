@@ -5,6 +5,7 @@
 
 use crate::Settings;
 use crate::auth::{self, AuthError, Client};
+use crate::batch::Batcher;
 use crate::feedback;
 use crate::prefetch::{Fetcher, PrefetchError};
 use crate::replay::ReplayCache;
@@ -29,7 +30,7 @@ use lenaguard_interop::fhir::{
 use lenaguard_interop::order::{self, Drug};
 use lenaguard_interop::{ImportOptions, InteropError, fhir_to_snapshot};
 use lenaguard_storage::Store;
-use lenaguard_storage::cds::FeedbackWrite;
+use lenaguard_storage::cds::{FeedbackWrite, IssuedCard};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ struct AppState {
     app_url: Option<String>,
     store: Option<Arc<dyn Store>>,
     fetcher: Fetcher,
+    /// Group commit of issued cards, when there is a store.
+    cards: Option<Batcher<Vec<IssuedCard>, ()>>,
     templates: std::collections::BTreeMap<String, String>,
 }
 
@@ -53,6 +56,20 @@ pub(crate) fn router(
 ) -> Result<Router, String> {
     let timeout = settings.timeout;
     let fetcher = Fetcher::new(settings.fhir_timeout, settings.body_limit)?;
+    let cards = settings.store.clone().map(|store| {
+        Batcher::spawn(
+            crate::batch::writers_for(store.backend()),
+            move |calls: Vec<Vec<IssuedCard>>| {
+                let store = store.clone();
+                async move {
+                    let n = calls.len();
+                    let all: Vec<IssuedCard> = calls.into_iter().flatten().collect();
+                    store.record_cards(&all).await.map_err(|e| e.to_string())?;
+                    Ok(vec![(); n])
+                }
+            },
+        )
+    });
     let state = Arc::new(AppState {
         base_url,
         clients: settings.clients,
@@ -62,6 +79,7 @@ pub(crate) fn router(
         app_url: settings.app_url,
         store: settings.store,
         fetcher,
+        cards,
         templates: prefetch_templates(),
     });
     let bench_echo = settings.bench_echo;
@@ -288,14 +306,16 @@ async fn service_handler(
         Ok(c) => c,
         Err(e) => return interop_error(&e),
     };
-    if let Some(store) = &state.store {
+    if let Some(writer) = &state.cards {
         let issued: Vec<_> = cards
             .iter()
             .filter_map(|(card, rules)| feedback::issued(card, rules.clone(), &client, &id, today))
             .collect();
         // The card is the clinical answer: it is sent even when it cannot be recorded for the statistics (the
         // failure is logged; feedback about it will then be refused as about an unknown card).
-        if let Err(e) = store.record_cards(&issued).await {
+        if !issued.is_empty()
+            && let Err(e) = writer.submit(issued).await
+        {
             eprintln!("cds: recording issued cards: {e}");
         }
     }

@@ -10,17 +10,26 @@ use lenaguard_storage::cds::{
 
 #[async_trait]
 impl CdsStore for PostgresStore {
-    async fn first_use_of_jti(&self, iss: &str, jti: &str, exp: i64) -> Result<bool, StorageError> {
-        let done = sqlx::query(
-            "INSERT INTO cds_jti (iss, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (iss, jti) DO NOTHING",
-        )
-        .bind(iss)
-        .bind(jti)
-        .bind(exp)
-        .execute(self.pool())
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+    async fn first_uses_of_jtis(
+        &self,
+        tokens: &[(String, String, i64)],
+    ) -> Result<Vec<bool>, StorageError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut first = Vec::with_capacity(tokens.len());
+        for (iss, jti, exp) in tokens {
+            let done = sqlx::query(
+                "INSERT INTO cds_jti (iss, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (iss, jti) DO NOTHING",
+            )
+            .bind(iss)
+            .bind(jti)
+            .bind(exp)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            first.push(done.rows_affected() == 1);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(first)
     }
 
     async fn purge_jtis(&self, before: i64) -> Result<u64, StorageError> {

@@ -247,7 +247,19 @@ pub fn suggestions_json(f: &FeedbackRecord) -> String {
 pub trait CdsStore: Send + Sync + std::fmt::Debug {
     /// Record that the token `(iss, jti)`, valid until `exp` (Unix seconds), was used; `false` when it was
     /// recorded before (a replay), by this process or any other on the same database.
-    async fn first_use_of_jti(&self, iss: &str, jti: &str, exp: i64) -> Result<bool, StorageError>;
+    async fn first_use_of_jti(&self, iss: &str, jti: &str, exp: i64) -> Result<bool, StorageError> {
+        let first = self
+            .first_uses_of_jtis(&[(iss.to_string(), jti.to_string(), exp)])
+            .await?;
+        Ok(first.first().copied().unwrap_or(false))
+    }
+
+    /// [`CdsStore::first_use_of_jti`] for many tokens `(iss, jti, exp)` in one transaction (group commit); one
+    /// answer per token, in order (a token twice in the batch: the second is a replay).
+    async fn first_uses_of_jtis(
+        &self,
+        tokens: &[(String, String, i64)],
+    ) -> Result<Vec<bool>, StorageError>;
 
     /// Forget the `jti`s of tokens that expired before `before` (Unix seconds): those tokens are refused by
     /// their `exp` anyway. Returns how many were removed.

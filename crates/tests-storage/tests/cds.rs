@@ -33,6 +33,18 @@ async fn jti_race_and_purge(store: Arc<dyn Store>) -> Result<()> {
             .first_use_of_jti("https://ehr.example.org", "jti-old", 1_000)
             .await?
     );
+    // A batch (group commit): a jti already used, a new one, and the new one again.
+    let t = |jti: &str| {
+        (
+            "https://ehr.example.org".to_string(),
+            jti.to_string(),
+            2_000,
+        )
+    };
+    let first = store
+        .first_uses_of_jtis(&[t("jti-1"), t("jti-2"), t("jti-2")])
+        .await?;
+    ensure!(first == [false, true, false], "{first:?}");
     ensure!(
         store.purge_jtis(1_500).await? == 1,
         "only the expired jti is purged"
