@@ -450,3 +450,22 @@ fn emitted_resources_pass_the_independent_validator() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Two drafts in one call are two cards, each with its own uuid (and suggestion uuids), so feedback about one is
+/// never recorded against the other; the same draft in the same call keeps its uuids.
+#[test]
+fn each_draft_of_a_call_gets_its_own_card_uuid() {
+    let s = story(&fixture("order-sign-crcl40.json")).expect("story");
+    let first = card(&s).expect("card");
+    let mut other = s.draft.clone();
+    other.id = Some(format!("{}-second", other.id.clone().unwrap_or_default()));
+    let second = card(&Story { draft: other, ..s }).expect("card");
+    assert_ne!(first.uuid, second.uuid);
+    let uuids = |c: &Card| -> Vec<Option<String>> {
+        c.suggestions.iter().map(|x| x.uuid.clone()).collect()
+    };
+    assert!(!uuids(&first).is_empty());
+    assert!(uuids(&first).iter().all(|u| !uuids(&second).contains(u)));
+    let again = card(&story(&fixture("order-sign-crcl40.json")).expect("story")).expect("card");
+    assert_eq!(first.uuid, again.uuid);
+}

@@ -25,7 +25,8 @@ use std::fmt::Write;
 /// What the card needs besides the assessment and the draft.
 #[derive(Debug, Clone, Copy)]
 pub struct CardContext<'a> {
-    /// The call's `hookInstance`; card and suggestion uuids derive from it, so feedback maps back to the call.
+    /// The call's `hookInstance`; card and suggestion uuids derive from it and the draft, so feedback maps back to
+    /// the call and the order.
     pub hook_instance: &'a str,
     /// Absolute base URL of the service: rule links and the code systems of topics and override reasons.
     pub service_base: &'a str,
@@ -186,6 +187,13 @@ pub fn card_for(
         ));
     }
     let read = order::read(draft, &drug);
+    // Each draft of a call gets its own uuids (two drafts in one order-sign are two cards, each with its own
+    // feedback): the hook instance salted with the draft's id, or with the draft itself when it has none.
+    let draft_key = draft
+        .id
+        .clone()
+        .unwrap_or_else(|| serde_json::to_string(draft).unwrap_or_default());
+    let uuid = |what: &str| derived_uuid(ctx.hook_instance, &format!("{what}\u{0}{draft_key}"));
     let engine = assessment.action.dose().copied();
     let draft_schedule = read.as_ref().ok().map(|o| o.schedule);
     let mismatch = match (&draft_schedule, &engine) {
@@ -317,7 +325,7 @@ pub fn card_for(
         let fixed = order::corrected(draft, e);
         suggestions.push(Suggestion {
             label: format!("Order {} instead", short(e)),
-            uuid: Some(derived_uuid(ctx.hook_instance, "suggestion.update")),
+            uuid: Some(uuid("suggestion.update")),
             is_recommended: Some(true),
             actions: vec![Action {
                 type_: ActionType::Update,
@@ -338,7 +346,7 @@ pub fn card_for(
     {
         suggestions.push(Suggestion {
             label: "Remove the draft lenalidomide order".into(),
-            uuid: Some(derived_uuid(ctx.hook_instance, "suggestion.delete")),
+            uuid: Some(uuid("suggestion.delete")),
             is_recommended: Some(true),
             actions: vec![Action {
                 type_: ActionType::Delete,
@@ -363,7 +371,7 @@ pub fn card_for(
 
     CardOutcome {
         card: Some(Card {
-            uuid: Some(derived_uuid(ctx.hook_instance, "card")),
+            uuid: Some(uuid("card")),
             summary: truncate(&summary),
             detail: Some(detail(assessment, draft, &read, engine.as_ref(), &alerts)),
             indicator: level,
