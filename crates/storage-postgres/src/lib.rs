@@ -118,6 +118,14 @@ impl Store for PostgresStore {
         rows::patient_file(&mut conn, patient).await
     }
 
+    async fn patient_with_identity(&self, identity: &str) -> Result<Option<String>, StorageError> {
+        sqlx::query_scalar("SELECT id FROM patients WHERE identity = $1")
+            .bind(identity)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
     async fn patient_ids(&self) -> Result<Vec<String>, StorageError> {
         sqlx::query_scalar("SELECT id FROM patients ORDER BY id")
             .fetch_all(&self.pool)

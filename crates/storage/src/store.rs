@@ -37,6 +37,9 @@ pub trait Store: crate::cds::CdsStore + Send + Sync + std::fmt::Debug {
     /// Read one patient's file outside a command (reports, the CLI's status view).
     async fn patient_file(&self, patient: &str) -> Result<Option<PatientFile>, StorageError>;
 
+    /// The patient id enrolled under an identity, read outside a command (a search by identifier takes no lock).
+    async fn patient_with_identity(&self, identity: &str) -> Result<Option<String>, StorageError>;
+
     /// Ids of every enrolled patient, in id order (for the sweep).
     async fn patient_ids(&self) -> Result<Vec<String>, StorageError>;
 

@@ -348,11 +348,10 @@ async fn patients(state: &FhirState, q: &Search) -> Result<(Vec<Built>, usize), 
                 .collect(),
         )
     } else if let Some(identities) = q.token_codes("identifier") {
-        // The identity index is read inside a transaction (the store offers it there); nothing is written.
-        let mut tx = store.begin().await?;
+        // The identity index, read without a command transaction (on SQLite that would take the write lock).
         let mut found = Vec::new();
         for i in &identities {
-            found.extend(tx.patient_by_identity(i).await?);
+            found.extend(store.patient_with_identity(i).await?);
         }
         Some(found)
     } else {
