@@ -29,17 +29,30 @@ pub use records::PatientFile;
 pub use store::{Store, StoreTx};
 pub use workflow::{AllOrNothing, Workflow};
 
-/// Walk the whole audit chain of a store, in pages, and report the first broken event.
-pub async fn verify_audit(store: &dyn Store) -> Result<AuditReport, StorageError> {
-    let mut v = audit::Verifier::default();
+/// Call `visit` on every audit row of a store, in chain order, reading the chain a page at a time.
+pub async fn each_audit_row<E: From<StorageError>>(
+    store: &dyn Store,
+    mut visit: impl FnMut(&AuditRow) -> Result<(), E>,
+) -> Result<(), E> {
     let mut after = 0;
     loop {
         let rows = store.audit_rows(after, 10_000).await?;
         let Some(last) = rows.last() else { break };
         after = last.seq;
         for r in &rows {
-            v.push(r);
+            visit(r)?;
         }
     }
+    Ok(())
+}
+
+/// Walk the whole audit chain of a store, in pages, and report the first broken event.
+pub async fn verify_audit(store: &dyn Store) -> Result<AuditReport, StorageError> {
+    let mut v = audit::Verifier::default();
+    each_audit_row(store, |r| {
+        v.push(r);
+        Ok::<(), StorageError>(())
+    })
+    .await?;
     Ok(v.finish())
 }

@@ -5,6 +5,10 @@
 use crate::command::{Command, CommandRequest};
 use lenaguard_domain::InputError;
 
+/// The most capsules one prescription or dispense may carry: a bound on input, not a program rule (the program's
+/// supply limits are judged by the engine).
+pub const MAX_CAPSULES: u32 = 1000;
+
 const ID_FORM: &str = "1 to 64 characters from A-Z a-z 0-9 . _ : -";
 
 pub fn id(field: &str, value: &str) -> Result<(), InputError> {
@@ -111,13 +115,7 @@ fn command(c: &Command, on: jiff::civil::Date) -> Result<(), InputError> {
             id("prescription", &p.prescription)?;
             id("patient", &p.patient)?;
             p.schedule.validate().map_err(|e| e.within("schedule"))?;
-            if p.quantity == 0 || p.quantity > 1000 {
-                return Err(InputError::invalid(
-                    "quantity",
-                    p.quantity,
-                    "1 to 1000 capsules",
-                ));
-            }
+            capsules(p.quantity)?;
             if p.days_supply == 0 || p.days_supply > 366 {
                 return Err(InputError::invalid(
                     "days_supply",
@@ -145,13 +143,7 @@ fn command(c: &Command, on: jiff::civil::Date) -> Result<(), InputError> {
                     "1 to 366 days",
                 ));
             }
-            if *quantity == 0 || *quantity > 1000 {
-                return Err(InputError::invalid(
-                    "quantity",
-                    quantity,
-                    "1 to 1000 capsules",
-                ));
-            }
+            capsules(*quantity)?;
             Ok(())
         }
         Command::Discontinue { patient, reason } => {
@@ -195,4 +187,15 @@ fn future(field: &str, d: jiff::civil::Date, on: jiff::civil::Date) -> Result<()
     } else {
         Ok(())
     }
+}
+
+fn capsules(quantity: u32) -> Result<(), InputError> {
+    if quantity == 0 || quantity > MAX_CAPSULES {
+        return Err(InputError::invalid(
+            "quantity",
+            quantity,
+            format!("1 to {MAX_CAPSULES} capsules"),
+        ));
+    }
+    Ok(())
 }

@@ -165,17 +165,13 @@ fn respond(r: Result<Response, FhirError>) -> Response {
 /// reads it whole (see the crate's notes on its cost).
 async fn audit_events(store: &dyn Store) -> Result<Vec<AuditEvent>, FhirError> {
     let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let rows = store.audit_rows(after, 10_000).await?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        for r in &rows {
-            out.push(serde_json::from_str(&r.event).map_err(|e| {
-                FhirError::Internal(format!("audit event {} is unreadable: {e}", r.seq))
-            })?);
-        }
-    }
+    lenaguard_storage::each_audit_row(store, |r| {
+        out.push(serde_json::from_str(&r.event).map_err(|e| {
+            FhirError::Internal(format!("audit event {} is unreadable: {e}", r.seq))
+        })?);
+        Ok::<(), FhirError>(())
+    })
+    .await?;
     Ok(out)
 }
 

@@ -26,6 +26,7 @@ use lenaguard_interop::fhir::{
 use lenaguard_interop::import::lab_quantity;
 use lenaguard_interop::order::{self, Drug, parse_date};
 use lenaguard_storage::command::{Command, CommandRequest, PrescriptionOrder};
+use lenaguard_storage::shape::MAX_CAPSULES;
 use lenaguard_storage::{AllOrNothing, Answer, StorageError, Workflow};
 use serde_json::json;
 
@@ -280,11 +281,11 @@ fn prescription(
         .and_then(|d| d.quantity.as_ref())
         .and_then(|q| q.value)
         .ok_or_else(|| InteropError::missing(&qpath, "the number of capsules"))?;
-    if quantity.fract() != 0.0 || !(1.0..=1000.0).contains(&quantity) {
+    if quantity.fract() != 0.0 || !(1.0..=f64::from(MAX_CAPSULES)).contains(&quantity) {
         return Err(InteropError::invalid(
             qpath,
             quantity,
-            "a whole number of capsules from 1 to 1000",
+            format!("a whole number of capsules from 1 to {MAX_CAPSULES}"),
         ));
     }
     let refills = dispense
