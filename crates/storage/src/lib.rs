@@ -6,6 +6,7 @@
 //! same idempotency key with the first answer. No SQL here: each backend owns its own.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod audit;
 pub mod canonical;
 pub mod cds;
