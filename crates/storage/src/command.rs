@@ -8,6 +8,7 @@ use lenaguard_domain::program::{NotReproductive, RiskCategory, TestResult, TestS
 use lenaguard_domain::regimen::RegimenId;
 use lenaguard_domain::renal::Sex;
 use lenaguard_domain::snapshot::{AdverseEvent, InterruptionCause, Lab};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 pub const ADMIN: &str = "admin";
 
 /// A command with everything needed to judge and replay it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandRequest {
     /// Chosen by the caller; a retry with the same key returns the first answer.
@@ -23,18 +24,19 @@ pub struct CommandRequest {
     /// The user issuing the command, or `admin`.
     pub actor: String,
     /// The business date the command is judged on (the domain never reads the clock).
+    #[schemars(with = "crate::schema::IsoDate")]
     pub on: Date,
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrganisationKind {
     Clinic,
     Pharmacy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Prescriber,
@@ -43,7 +45,7 @@ pub enum Role {
     ProgramStaff,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Specimen {
     Urine,
@@ -51,7 +53,7 @@ pub enum Specimen {
 }
 
 /// Patient enrollment: the signed Patient-Physician Agreement Form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Enrollment {
     /// Our id for the patient.
@@ -59,8 +61,10 @@ pub struct Enrollment {
     /// The identity the registry is unique on (for example `clinic-id:MRN`): one enrollment per identity.
     pub identity: String,
     pub sex: Sex,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub birth_date: Date,
     pub category: RiskCategory,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub agreement_signed_on: Date,
     /// Parent or guardian who signed for a minor; required for a child category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,12 +77,14 @@ pub struct Enrollment {
     pub not_of_reproductive_potential: Option<NotReproductive>,
     /// The planned first dose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::schema::IsoDate>")]
     pub planned_start: Option<Date>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PregnancyTestReport {
+    #[schemars(with = "crate::schema::IsoDate")]
     pub date: Date,
     pub specimen: Specimen,
     pub sensitivity_miu_ml: f64,
@@ -87,11 +93,13 @@ pub struct PregnancyTestReport {
     pub setting: TestSetting,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContraceptionAttestation {
+    #[schemars(with = "crate::schema::IsoDate")]
     pub start: Date,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::schema::IsoDate>")]
     pub end: Option<Date>,
     #[serde(default)]
     pub methods: Vec<String>,
@@ -99,9 +107,10 @@ pub struct ContraceptionAttestation {
     pub abstinence: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SurveySubmission {
+    #[schemars(with = "crate::schema::IsoDate")]
     pub date: Date,
     /// The questionnaire version answered (see `lenaguard_storage::survey`).
     pub questionnaire: String,
@@ -109,12 +118,13 @@ pub struct SurveySubmission {
     pub answers: BTreeMap<String, bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrescriptionOrder {
     /// Our id for the prescription.
     pub prescription: String,
     pub patient: String,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub date: Date,
     /// Dose, frequency, days on and cycle length, as the engine reads them.
     pub schedule: Schedule,
@@ -128,7 +138,7 @@ pub struct PrescriptionOrder {
 }
 
 /// The pharmacy's counselling checklist: every item must be done before a dispense.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Counselling {
     pub checklist_completed: bool,
@@ -136,7 +146,7 @@ pub struct Counselling {
 }
 
 /// Every write the program workflow knows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     RegisterOrganisation {
@@ -152,10 +162,12 @@ pub enum Command {
     },
     CertifyPrescriber {
         user: String,
+        #[schemars(with = "crate::schema::IsoDate")]
         expires_on: Date,
     },
     CertifyPharmacy {
         organisation: String,
+        #[schemars(with = "crate::schema::IsoDate")]
         expires_on: Date,
     },
     Enroll(Enrollment),
@@ -281,7 +293,7 @@ impl Command {
 }
 
 /// What an accepted command answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum Answer {
     /// The record was stored.
@@ -290,6 +302,7 @@ pub enum Answer {
         number: String,
         prescription: String,
         /// The last day it can be used.
+        #[schemars(with = "crate::schema::IsoDate")]
         valid_through: Date,
         /// Rules it rests on that are not confirmed in the primary source.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -298,6 +311,7 @@ pub enum Answer {
     Confirmation {
         number: String,
         authorization: String,
+        #[schemars(with = "crate::schema::IsoDate")]
         valid_through: Date,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         unverified_rules: Vec<String>,
@@ -310,7 +324,7 @@ pub enum Answer {
 }
 
 /// One reason a command was refused: what, and what fixes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Reason {
     /// Stable code (the engine's missing-step code, or a storage rule such as `authorization.used`).
     pub code: String,
@@ -332,7 +346,7 @@ impl Reason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Accepted { answer: Answer },
@@ -340,7 +354,7 @@ pub enum Outcome {
 }
 
 /// The answer to a command request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CommandOutcome {
     /// The audit event that records it.
     pub audit_seq: i64,

@@ -15,6 +15,7 @@ pub mod command;
 pub mod engine;
 pub mod error;
 pub mod records;
+pub mod schema;
 pub mod shape;
 pub mod store;
 pub mod stored;

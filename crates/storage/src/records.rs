@@ -8,52 +8,60 @@ use lenaguard_domain::program::{NotReproductive, RiskCategory};
 use lenaguard_domain::regimen::RegimenId;
 use lenaguard_domain::renal::Sex;
 use lenaguard_domain::snapshot::TreatmentStatus;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrganisationRow {
     pub id: String,
     pub kind: OrganisationKind,
     pub name: String,
     /// Pharmacy certification: the last day it is valid.
+    #[schemars(with = "Option<crate::schema::IsoDate>")]
     pub certified_until: Option<Date>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserRow {
     pub id: String,
     pub organisation: String,
     pub name: String,
     pub role: Role,
     /// Prescriber certification: the last day it is valid.
+    #[schemars(with = "Option<crate::schema::IsoDate>")]
     pub certified_until: Option<Date>,
 }
 
 /// The enrolled patient (one row per identity).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PatientRow {
     pub id: String,
     pub identity: String,
     pub sex: Sex,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub birth_date: Date,
     pub category: RiskCategory,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub agreement_signed_on: Date,
     pub guardian: Option<String>,
     pub prescriber: String,
     pub regimen: RegimenId,
     pub not_of_reproductive_potential: Option<NotReproductive>,
+    #[schemars(with = "Option<crate::schema::IsoDate>")]
     pub planned_start: Option<Date>,
     pub status: TreatmentStatus,
     /// First dispense: the first dose.
+    #[schemars(with = "Option<crate::schema::IsoDate>")]
     pub start_date: Option<Date>,
     /// Set on discontinuation.
+    #[schemars(with = "Option<crate::schema::IsoDate>")]
     pub last_dose: Option<Date>,
 }
 
 /// The kinds of per-patient facts kept in the `patient_records` table. They are append-only facts that the
 /// engine reads whole for one patient, so they are stored as typed JSON; the invariants the database must
 /// enforce live on the dedicated prescription, authorization and dispense tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Reclassification,
@@ -89,14 +97,16 @@ impl RecordKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RecordRow {
     pub id: String,
     pub patient: String,
     pub kind: RecordKind,
     /// The date the fact is about (test date, attestation start, report date).
+    #[schemars(with = "crate::schema::IsoDate")]
     pub on: Date,
     /// The command payload that created it (JSON).
+    #[schemars(with = "serde_json::Value")]
     pub body: Body,
 }
 
@@ -131,11 +141,12 @@ impl PartialEq for Body {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PrescriptionRow {
     pub id: String,
     pub patient: String,
     pub prescriber: String,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub date: Date,
     pub schedule: Schedule,
     pub quantity: u32,
@@ -144,7 +155,7 @@ pub struct PrescriptionRow {
     pub telephone: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorizationStatus {
     /// Issued and not yet dispensed against.
@@ -162,26 +173,30 @@ impl AuthorizationStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AuthorizationRow {
     pub number: String,
     pub prescription: String,
     pub patient: String,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub issued_on: Date,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub valid_through: Date,
     pub status: AuthorizationStatus,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ConfirmationRow {
     pub number: String,
     pub authorization: String,
     pub pharmacy: String,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub issued_on: Date,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub valid_through: Date,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DispenseRow {
     pub id: String,
     pub authorization: String,
@@ -189,6 +204,7 @@ pub struct DispenseRow {
     pub patient: String,
     pub pharmacy: String,
     pub pharmacist: String,
+    #[schemars(with = "crate::schema::IsoDate")]
     pub date: Date,
     pub days_supply: u16,
     pub quantity: u32,
@@ -196,7 +212,7 @@ pub struct DispenseRow {
 }
 
 /// Everything stored about one patient: what the engine needs to judge a command about them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PatientFile {
     pub patient: PatientRow,
     /// In insertion order.

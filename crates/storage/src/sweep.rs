@@ -12,11 +12,12 @@ use lenaguard_domain::monitoring::{self, DueStatus};
 use lenaguard_domain::pack::RulePack;
 use lenaguard_domain::program::{self, WindowKind, WindowState};
 use lenaguard_domain::snapshot::TreatmentStatus;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// One thing to do for one patient.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Task {
     pub patient: String,
     /// `window.<kind>`, `monitoring.<kind>` or `record.invalid`.
@@ -24,6 +25,7 @@ pub struct Task {
     /// `closing`, `lapsed`, `due_soon`, `due`, `overdue` or `blocked`.
     pub state: String,
     /// The last valid day, or the due date.
+    #[schemars(with = "crate::schema::IsoDate")]
     pub due: Date,
     pub act: String,
     pub rule: String,
