@@ -159,10 +159,13 @@ impl BackoffPolicy {
         if over == 0 {
             return None;
         }
-        let wait = self
-            .base_ms
-            .saturating_mul(1_i64.checked_shl(over - 1).unwrap_or(i64::MAX))
-            .min(self.max_ms);
+        // 2^(over - 1), saturating: `1 << 63` would be negative, and a larger shift is no shift at all.
+        let factor = if over - 1 < 63 {
+            1_i64 << (over - 1)
+        } else {
+            i64::MAX
+        };
+        let wait = self.base_ms.saturating_mul(factor).min(self.max_ms);
         Some(now_ms.saturating_add(wait))
     }
 }
@@ -401,6 +404,10 @@ mod tests {
         assert_eq!(p.locked_until(7, 0), Some(8_000));
         assert_eq!(p.locked_until(8, 0), Some(10_000));
         assert_eq!(p.locked_until(200, 5), Some(10_005));
+        // Past 62 doublings the factor saturates instead of wrapping negative.
+        assert_eq!(p.locked_until(3 + 64, 0), Some(10_000));
+        assert_eq!(p.locked_until(3 + 65, 0), Some(10_000));
+        assert_eq!(p.locked_until(u32::MAX, 0), Some(10_000));
     }
 
     fn ev(n: u16) -> AccessEvent {
