@@ -142,6 +142,9 @@ pub struct PrescriptionRow {
     pub days_supply: u16,
     pub refills: u16,
     pub telephone: bool,
+    /// The pharmacy it is routed to (a registered pharmacy); `None`: unrouted.
+    #[serde(default)]
+    pub pharmacy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

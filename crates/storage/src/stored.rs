@@ -127,6 +127,8 @@ pub struct Prescription {
     pub days_supply: i64,
     pub refills: i64,
     pub telephone: bool,
+    #[serde(default)]
+    pub pharmacy: Option<String>,
 }
 
 impl Prescription {
@@ -138,6 +140,7 @@ impl Prescription {
             days_supply: int(self.days_supply, "prescriptions.days_supply")?,
             refills: int(self.refills, "prescriptions.refills")?,
             telephone: self.telephone,
+            pharmacy: self.pharmacy,
             id: self.id,
             patient: self.patient,
             prescriber: self.prescriber,
@@ -314,3 +317,4 @@ impl Page {
         Ok(files)
     }
 }
+
