@@ -106,6 +106,21 @@ pub struct Session {
 /// How stale `last_seen_ms` may get before a use writes it again: a busy session does not write on every request.
 pub const SESSION_TOUCH_MS: i64 = 60_000;
 
+impl Session {
+    /// Whether the session may be used at `now_ms`: before its absolute end, idle for at most `idle_ms`, and its
+    /// account (`account_disabled`) not disabled. What [`AccountStore::session`] answers by.
+    pub fn is_live(&self, account_disabled: bool, now_ms: i64, idle_ms: i64) -> bool {
+        self.expires_at_ms > now_ms
+            && now_ms.saturating_sub(self.last_seen_ms) <= idle_ms
+            && !account_disabled
+    }
+
+    /// Whether a use at `now_ms` writes `last_seen_ms` again: it is older than [`SESSION_TOUCH_MS`].
+    pub fn needs_touch(&self, now_ms: i64) -> bool {
+        self.last_seen_ms < now_ms.saturating_sub(SESSION_TOUCH_MS)
+    }
+}
+
 /// An API token for a system. The token given out is `lgt_{id}_{secret}`; only the secret's hash is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
