@@ -309,7 +309,8 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     async fn create_account(&self, account: &Account) -> Result<bool, StorageError>;
 
     /// Store `account` (an admin) only if no admin account exists yet, in one transaction (two servers
-    /// bootstrapping at once make one admin); `false` when one exists.
+    /// bootstrapping at once make one admin); `false` when one exists (or the login is taken). An account of
+    /// another role is an input error. Admins made later with [`AccountStore::create_account`] are not limited.
     async fn create_first_admin(&self, account: &Account) -> Result<bool, StorageError>;
 
     async fn account(&self, login: &str) -> Result<Option<Account>, StorageError>;
@@ -353,10 +354,12 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StorageError>;
 
-    /// Remove sessions that ended or went idle; how many.
+    /// Remove sessions that ended (`expires_at_ms <= now_ms`) or went idle (unused for longer than `idle_ms`):
+    /// exactly those [`AccountStore::session`] no longer answers for their time; how many.
     async fn purge_sessions(&self, now_ms: i64, idle_ms: i64) -> Result<u64, StorageError>;
 
-    /// Store a new token; `false` when the id is taken.
+    /// Store a new token (its scopes sorted, without repeats); `false` when the id is taken. A token of an
+    /// unknown login is refused by the database ([`StorageError::Constraint`]).
     async fn create_api_token(&self, token: &ApiToken) -> Result<bool, StorageError>;
 
     /// The token with this id and its account (whatever their state: the caller checks expiry, revocation and
