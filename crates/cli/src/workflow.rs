@@ -429,6 +429,7 @@ fn build(ctx: &Context, actor: &str, step: &Step) -> Result<Command, Failure> {
                 days_supply: *days_supply,
                 refills: *refills,
                 telephone: *telephone,
+                pharmacy: None,
             })
         }
         Step::Authorize { prescription } => Command::RequestAuthorization { prescription: prescription.clone() },

@@ -9,6 +9,7 @@
 //! dates read back as `YYYY-MM-DD`.
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod cds;
 mod rows;
 

@@ -37,11 +37,11 @@ pub async fn user(c: &mut PgConnection, id: &str) -> Result<Option<UserRow>, Sto
     r.map(User::into_row).transpose()
 }
 
-const PATIENT: &str = "SELECT id, identity, sex, birth_date::text AS birth_date, category, agreement_signed_on::text AS agreement_signed_on, guardian, prescriber, regimen, not_reproductive, planned_start::text AS planned_start, status, start_date::text AS start_date, last_dose::text AS last_dose FROM patients";
+pub(crate) const PATIENT: &str = "SELECT id, identity, sex, birth_date::text AS birth_date, category, agreement_signed_on::text AS agreement_signed_on, guardian, prescriber, regimen, not_reproductive, planned_start::text AS planned_start, status, start_date::text AS start_date, last_dose::text AS last_dose FROM patients";
 const RECORD: &str =
     "SELECT id, patient, kind, on_date::text AS on_date, body, seq FROM patient_records";
 const DISPENSE: &str = "SELECT id, authorization_number, confirmation, patient, pharmacy, pharmacist, date::text AS date, days_supply, quantity, counselling, seq FROM dispenses";
-const PRESCRIPTION: &str = "SELECT id, patient, prescriber, date::text AS date, schedule, quantity, days_supply, refills, telephone, seq FROM prescriptions";
+const PRESCRIPTION: &str = "SELECT id, patient, prescriber, date::text AS date, schedule, quantity, days_supply, refills, telephone, pharmacy, seq FROM prescriptions";
 const AUTHORIZATION: &str = "SELECT number, prescription, patient, issued_on::text AS issued_on, valid_through::text AS valid_through, status, seq FROM authorizations";
 const CONFIRMATION: &str = "SELECT number, authorization_number, pharmacy, issued_on::text AS issued_on, valid_through::text AS valid_through, patient, seq FROM confirmations";
 
@@ -210,7 +210,7 @@ pub async fn apply(c: &mut PgConnection, w: &Write) -> Result<(), StorageError> 
         .bind(r.body.text()),
         Write::InsertPrescription(p) => sqlx::query(
             "INSERT INTO prescriptions (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply,
-                refills, telephone, seq) VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10, nextval('row_order'))",
+                refills, telephone, pharmacy, seq) VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10, $11, nextval('row_order'))",
         )
         .bind(&p.id)
         .bind(&p.patient)
@@ -221,7 +221,8 @@ pub async fn apply(c: &mut PgConnection, w: &Write) -> Result<(), StorageError> 
         .bind(i64::from(p.quantity))
         .bind(i64::from(p.days_supply))
         .bind(i64::from(p.refills))
-        .bind(p.telephone),
+        .bind(p.telephone)
+        .bind(&p.pharmacy),
         Write::InsertAuthorization(a) => sqlx::query(
             "INSERT INTO authorizations (number, prescription, patient, issued_on, valid_through, status, seq)
              VALUES ($1, $2, $3, $4::date, $5::date, $6, nextval('row_order'))",
@@ -376,12 +377,13 @@ pub async fn apply_bulk(c: &mut PgConnection, writes: &[Write]) -> Result<bool, 
             .collect::<Result<_, _>>()?;
         let done = sqlx::query(
             "INSERT INTO prescriptions (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply,
-                refills, telephone, seq)
+                refills, telephone, pharmacy, seq)
              SELECT id, patient, prescriber, date::date, dose_mg, schedule, quantity, days_supply, refills,
-                telephone, nextval('row_order')
+                telephone, pharmacy, nextval('row_order')
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::int8[],
-                $8::int8[], $9::int8[], $10::bool[])
-               AS t (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply, refills, telephone)",
+                $8::int8[], $9::int8[], $10::bool[], $11::text[])
+               AS t (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply, refills, telephone,
+                 pharmacy)",
         )
         .bind(col(&prescriptions, |p| p.id.clone()))
         .bind(col(&prescriptions, |p| p.patient.clone()))
@@ -393,6 +395,7 @@ pub async fn apply_bulk(c: &mut PgConnection, writes: &[Write]) -> Result<bool, 
         .bind(col(&prescriptions, |p| i64::from(p.days_supply)))
         .bind(col(&prescriptions, |p| i64::from(p.refills)))
         .bind(col(&prescriptions, |p| p.telephone))
+        .bind(col(&prescriptions, |p| p.pharmacy.clone()))
         .execute(&mut *c)
         .await
         .map_err(db)?;

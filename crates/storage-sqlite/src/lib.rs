@@ -6,6 +6,7 @@
 //! state they write to. The unique indexes of the migration enforce the program's invariants regardless.
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod cds;
 mod rows;
 

@@ -37,10 +37,10 @@ pub async fn user(c: &mut SqliteConnection, id: &str) -> Result<Option<UserRow>,
     r.map(User::into_row).transpose()
 }
 
-const PATIENT: &str = "SELECT id, identity, sex, birth_date, category, agreement_signed_on, guardian, prescriber, regimen, not_reproductive, planned_start, status, start_date, last_dose FROM patients";
+pub(crate) const PATIENT: &str = "SELECT id, identity, sex, birth_date, category, agreement_signed_on, guardian, prescriber, regimen, not_reproductive, planned_start, status, start_date, last_dose FROM patients";
 const RECORD: &str = "SELECT id, patient, kind, on_date, body FROM patient_records";
 const DISPENSE: &str = "SELECT id, authorization_number, confirmation, patient, pharmacy, pharmacist, date, days_supply, quantity, counselling FROM dispenses";
-const PRESCRIPTION: &str = "SELECT id, patient, prescriber, date, schedule, quantity, days_supply, refills, telephone FROM prescriptions";
+const PRESCRIPTION: &str = "SELECT id, patient, prescriber, date, schedule, quantity, days_supply, refills, telephone, pharmacy FROM prescriptions";
 const AUTHORIZATION: &str =
     "SELECT number, prescription, patient, issued_on, valid_through, status FROM authorizations";
 const CONFIRMATION: &str = "SELECT number, authorization_number, pharmacy, issued_on, valid_through, patient FROM confirmations";
@@ -219,7 +219,7 @@ pub async fn apply(c: &mut SqliteConnection, w: &Write, seq: i64) -> Result<(), 
         .bind(seq),
         Write::InsertPrescription(p) => sqlx::query(
             "INSERT INTO prescriptions (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply,
-                refills, telephone, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                refills, telephone, seq, pharmacy) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .bind(&p.id)
         .bind(&p.patient)
@@ -231,7 +231,8 @@ pub async fn apply(c: &mut SqliteConnection, w: &Write, seq: i64) -> Result<(), 
         .bind(i64::from(p.days_supply))
         .bind(i64::from(p.refills))
         .bind(p.telephone)
-        .bind(seq),
+        .bind(seq)
+        .bind(&p.pharmacy),
         Write::InsertAuthorization(a) => sqlx::query(
             "INSERT INTO authorizations (number, prescription, patient, issued_on, valid_through, status, seq)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -360,8 +361,8 @@ pub async fn apply_bulk(
     insert_many(
         c,
         "INSERT INTO prescriptions (id, patient, prescriber, date, dose_mg, schedule, quantity, days_supply,
-            refills, telephone, seq) VALUES ",
-        11,
+            refills, telephone, seq, pharmacy) VALUES ",
+        12,
         None,
         &rows,
         |a, w| {
@@ -379,6 +380,7 @@ pub async fn apply_bulk(
             a.add(i64::from(p.refills)).map_err(err)?;
             a.add(p.telephone).map_err(err)?;
             a.add(seq).map_err(err)?;
+            a.add(p.pharmacy.clone()).map_err(err)?;
             Ok(())
         },
     )

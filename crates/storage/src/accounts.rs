@@ -118,6 +118,21 @@ pub struct Session {
 /// How stale `last_seen_ms` may get before a use writes it again: a busy session does not write on every request.
 pub const SESSION_TOUCH_MS: i64 = 60_000;
 
+impl Session {
+    /// Whether the session may be used at `now_ms`: before its absolute end, idle for at most `idle_ms`, and its
+    /// account (`account_disabled`) not disabled. What [`AccountStore::session`] answers by.
+    pub fn is_live(&self, account_disabled: bool, now_ms: i64, idle_ms: i64) -> bool {
+        self.expires_at_ms > now_ms
+            && now_ms.saturating_sub(self.last_seen_ms) <= idle_ms
+            && !account_disabled
+    }
+
+    /// Whether a use at `now_ms` writes `last_seen_ms` again: it is older than [`SESSION_TOUCH_MS`].
+    pub fn needs_touch(&self, now_ms: i64) -> bool {
+        self.last_seen_ms < now_ms.saturating_sub(SESSION_TOUCH_MS)
+    }
+}
+
 /// An API token for a system. The token given out is `lgt_{id}_{secret}`; only the secret's hash is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
@@ -171,10 +186,13 @@ impl BackoffPolicy {
         if over == 0 {
             return None;
         }
-        let wait = self
-            .base_ms
-            .saturating_mul(1_i64.checked_shl(over - 1).unwrap_or(i64::MAX))
-            .min(self.max_ms);
+        // 2^(over - 1), saturating: `1 << 63` would be negative, and a larger shift is no shift at all.
+        let factor = if over - 1 < 63 {
+            1_i64 << (over - 1)
+        } else {
+            i64::MAX
+        };
+        let wait = self.base_ms.saturating_mul(factor).min(self.max_ms);
         Some(now_ms.saturating_add(wait))
     }
 }
@@ -303,7 +321,8 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     async fn create_account(&self, account: &Account) -> Result<bool, StorageError>;
 
     /// Store `account` (an admin) only if no admin account exists yet, in one transaction (two servers
-    /// bootstrapping at once make one admin); `false` when one exists.
+    /// bootstrapping at once make one admin); `false` when one exists (or the login is taken). An account of
+    /// another role is an input error. Admins made later with [`AccountStore::create_account`] are not limited.
     async fn create_first_admin(&self, account: &Account) -> Result<bool, StorageError>;
 
     async fn account(&self, login: &str) -> Result<Option<Account>, StorageError>;
@@ -347,10 +366,12 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StorageError>;
 
-    /// Remove sessions that ended or went idle; how many.
+    /// Remove sessions that ended (`expires_at_ms <= now_ms`) or went idle (unused for longer than `idle_ms`):
+    /// exactly those [`AccountStore::session`] no longer answers for their time; how many.
     async fn purge_sessions(&self, now_ms: i64, idle_ms: i64) -> Result<u64, StorageError>;
 
-    /// Store a new token; `false` when the id is taken.
+    /// Store a new token (its scopes sorted, without repeats); `false` when the id is taken. A token of an
+    /// unknown login is refused by the database ([`StorageError::Constraint`]).
     async fn create_api_token(&self, token: &ApiToken) -> Result<bool, StorageError>;
 
     /// The token with this id and its account (whatever their state: the caller checks expiry, revocation and
@@ -413,6 +434,10 @@ mod tests {
         assert_eq!(p.locked_until(7, 0), Some(8_000));
         assert_eq!(p.locked_until(8, 0), Some(10_000));
         assert_eq!(p.locked_until(200, 5), Some(10_005));
+        // Past 62 doublings the factor saturates instead of wrapping negative.
+        assert_eq!(p.locked_until(3 + 64, 0), Some(10_000));
+        assert_eq!(p.locked_until(3 + 65, 0), Some(10_000));
+        assert_eq!(p.locked_until(u32::MAX, 0), Some(10_000));
     }
 
     fn ev(n: u16) -> AccessEvent {

@@ -135,6 +135,11 @@ pub struct PrescriptionOrder {
     pub refills: u16,
     #[serde(default)]
     pub telephone: bool,
+    /// The certified pharmacy the prescription is routed to; only that pharmacy may request its confirmation and
+    /// dispense it. `None`: unrouted (the workflow lets any certified pharmacy fill it; the HTTP service shows it
+    /// to no pharmacist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pharmacy: Option<String>,
 }
 
 /// The pharmacy's counselling checklist: every item must be done before a dispense.

@@ -153,6 +153,10 @@ pub struct PrescriptionRow {
     pub days_supply: u16,
     pub refills: u16,
     pub telephone: bool,
+    /// The pharmacy it is routed to (a registered pharmacy); `None`: unrouted (left out of the JSON, so the
+    /// stored form of an unrouted prescription is what it was before routing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pharmacy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -114,6 +114,9 @@ fn command(c: &Command, on: jiff::civil::Date) -> Result<(), InputError> {
         Command::WritePrescription(p) => {
             id("prescription", &p.prescription)?;
             id("patient", &p.patient)?;
+            if let Some(pharmacy) = &p.pharmacy {
+                id("pharmacy", pharmacy)?;
+            }
             p.schedule.validate().map_err(|e| e.within("schedule"))?;
             capsules(p.quantity)?;
             if p.days_supply == 0 || p.days_supply > 366 {

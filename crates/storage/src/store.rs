@@ -19,10 +19,13 @@ pub struct Remembered {
     pub event: AuditRow,
 }
 
-/// Every store also keeps the CDS service's tables ([`crate::cds::CdsStore`]), so a server with a store shares its
-/// replay cache and feedback with every other server on the same database.
+/// Every store also keeps the CDS service's tables ([`crate::cds::CdsStore`]) and the HTTP service's accounts,
+/// sessions, tokens, throttle and access log ([`crate::accounts::AccountStore`]), so a server with a store shares
+/// them with every other server on the same database.
 #[async_trait]
-pub trait Store: crate::cds::CdsStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    crate::cds::CdsStore + crate::accounts::AccountStore + Send + Sync + std::fmt::Debug
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -3,6 +3,9 @@
 //! them with `FromRow` (or from `row_to_json`), then converts them here, once for both.
 
 use crate::StorageError;
+use crate::accounts::{
+    AccessEvent, AccessRow, Account, AccountRole, ApiToken, PrescriptionRelations, Session,
+};
 use crate::codec::{date, from_json, int, opt_date, parse};
 use crate::records::{
     AuthorizationRow, Body, ConfirmationRow, DispenseRow, OrganisationRow, PatientFile, PatientRow,
@@ -127,6 +130,8 @@ pub struct Prescription {
     pub days_supply: i64,
     pub refills: i64,
     pub telephone: bool,
+    #[serde(default)]
+    pub pharmacy: Option<String>,
 }
 
 impl Prescription {
@@ -138,6 +143,7 @@ impl Prescription {
             days_supply: int(self.days_supply, "prescriptions.days_supply")?,
             refills: int(self.refills, "prescriptions.refills")?,
             telephone: self.telephone,
+            pharmacy: self.pharmacy,
             id: self.id,
             patient: self.patient,
             prescriber: self.prescriber,
@@ -312,5 +318,178 @@ impl Page {
             files[i].dispenses.push(r.into_row()?);
         }
         Ok(files)
+    }
+}
+
+/// The columns of an account, as both backends select them (`disabled` is a boolean, an integer on SQLite).
+pub const ACCOUNT_COLUMNS: &str =
+    "login, role, subject, organisation, password_hash, disabled, created_at_ms";
+
+#[derive(Debug, FromRow)]
+pub struct AccountRec {
+    pub login: String,
+    pub role: String,
+    pub subject: Option<String>,
+    pub organisation: Option<String>,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub created_at_ms: i64,
+}
+
+fn role(s: &str, what: &str) -> Result<AccountRole, StorageError> {
+    AccountRole::parse(s).ok_or_else(|| StorageError::corrupt(what, "an unknown role"))
+}
+
+impl AccountRec {
+    pub fn into_account(self) -> Result<Account, StorageError> {
+        Ok(Account {
+            role: role(&self.role, "accounts.role")?,
+            login: self.login,
+            subject: self.subject,
+            organisation: self.organisation,
+            password_hash: self.password_hash,
+            disabled: self.disabled,
+            created_at_ms: self.created_at_ms,
+        })
+    }
+}
+
+/// The columns of a session joined with its account (`s`, `a`).
+pub const SESSION_ACCOUNT_COLUMNS: &str = "s.id_hash, s.login, s.csrf_token, s.created_at_ms, s.expires_at_ms, \
+     s.last_seen_ms, a.role, a.subject, a.organisation, a.password_hash, a.disabled, \
+     a.created_at_ms AS account_created_at_ms";
+
+#[derive(Debug, FromRow)]
+pub struct SessionRec {
+    pub id_hash: String,
+    pub login: String,
+    pub csrf_token: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub last_seen_ms: i64,
+    pub role: String,
+    pub subject: Option<String>,
+    pub organisation: Option<String>,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub account_created_at_ms: i64,
+}
+
+impl SessionRec {
+    pub fn into_pair(self) -> Result<(Session, Account), StorageError> {
+        let account = Account {
+            login: self.login.clone(),
+            role: role(&self.role, "accounts.role")?,
+            subject: self.subject,
+            organisation: self.organisation,
+            password_hash: self.password_hash,
+            disabled: self.disabled,
+            created_at_ms: self.account_created_at_ms,
+        };
+        Ok((
+            Session {
+                id_hash: self.id_hash,
+                login: self.login,
+                csrf_token: self.csrf_token,
+                created_at_ms: self.created_at_ms,
+                expires_at_ms: self.expires_at_ms,
+                last_seen_ms: self.last_seen_ms,
+            },
+            account,
+        ))
+    }
+}
+
+/// The columns of an API token (`t`).
+pub const TOKEN_COLUMNS: &str =
+    "t.id, t.secret_hash, t.login, t.name, t.scopes, t.created_at_ms, t.expires_at_ms, t.revoked";
+
+#[derive(Debug, FromRow)]
+pub struct TokenRec {
+    pub id: String,
+    pub secret_hash: String,
+    pub login: String,
+    pub name: String,
+    pub scopes: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub revoked: bool,
+}
+
+impl TokenRec {
+    pub fn into_token(self) -> Result<ApiToken, StorageError> {
+        Ok(ApiToken {
+            scopes: from_json(&self.scopes, "api_tokens.scopes")?,
+            id: self.id,
+            secret_hash: self.secret_hash,
+            login: self.login,
+            name: self.name,
+            created_at_ms: self.created_at_ms,
+            expires_at_ms: self.expires_at_ms,
+            revoked: self.revoked,
+        })
+    }
+}
+
+/// A token's scopes as stored: a JSON array, sorted and without repeats.
+pub fn scopes_json(scopes: &[String]) -> Result<String, StorageError> {
+    let set: std::collections::BTreeSet<&String> = scopes.iter().collect();
+    serde_json::to_string(&set).map_err(|e| StorageError::corrupt("api token scopes", e))
+}
+
+/// The columns of an access row.
+pub const ACCESS_COLUMNS: &str =
+    "seq, at_ms, login, role, action, patient, status, request_id, prev_hash, hash";
+
+#[derive(Debug, FromRow)]
+pub struct AccessRec {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub login: String,
+    pub role: String,
+    pub action: String,
+    pub patient: Option<String>,
+    pub status: i32,
+    pub request_id: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AccessRec {
+    pub fn into_row(self) -> Result<AccessRow, StorageError> {
+        Ok(AccessRow {
+            event: AccessEvent {
+                at_ms: self.at_ms,
+                role: role(&self.role, "access_log.role")?,
+                status: int(i64::from(self.status), "access_log.status")?,
+                login: self.login,
+                action: self.action,
+                patient: self.patient,
+                request_id: self.request_id,
+            },
+            seq: self.seq,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+/// The relations of a prescription, as both backends select them.
+#[derive(Debug, FromRow)]
+pub struct PrescriptionRelationsRec {
+    pub prescription: String,
+    pub patient: String,
+    pub prescriber: String,
+    pub pharmacy: Option<String>,
+}
+
+impl From<PrescriptionRelationsRec> for PrescriptionRelations {
+    fn from(r: PrescriptionRelationsRec) -> Self {
+        PrescriptionRelations {
+            prescription: r.prescription,
+            patient: r.patient,
+            prescriber: r.prescriber,
+            pharmacy: r.pharmacy,
+        }
     }
 }

@@ -237,6 +237,7 @@ pub fn patient(
             days_supply: 28,
             refills: 0,
             telephone: false,
+            pharmacy: Some(PHARMACY.into()),
         }));
         // The newest authorization is sometimes left unused, to lapse.
         let lapse = k == cycles - 1 && k > 0 && r.chance(5);

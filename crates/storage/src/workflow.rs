@@ -838,6 +838,16 @@ async fn decide(
             }
             let supply = &pack.program.prescription;
             let mut reasons = Vec::new();
+            if let Some(routed) = &order.pharmacy {
+                let registered = tx.organisation(routed).await?;
+                if !registered.is_some_and(|o| o.kind == OrganisationKind::Pharmacy) {
+                    reasons.push(Reason::new(
+                        "prescription.pharmacy",
+                        format!("{routed:?} is not a registered pharmacy"),
+                        "route the prescription to a registered pharmacy (register the pharmacy first)",
+                    ));
+                }
+            }
             if order.days_supply > supply.value.max_supply_days
                 || order.refills > supply.value.max_refills
             {
@@ -878,6 +888,7 @@ async fn decide(
                 days_supply: order.days_supply,
                 refills: order.refills,
                 telephone: order.telephone,
+                pharmacy: order.pharmacy.clone(),
             };
             Ok(Accepted {
                 answer: Answer::Recorded { id: row.id.clone() },
@@ -978,6 +989,10 @@ async fn decide(
         Command::RequestConfirmation { authorization } => {
             let (_, pharmacy) = pharmacist(tx, by, on).await?;
             let a = usable_authorization(tx, authorization, on).await?;
+            let rx = prescription_of(tx, &a).await?;
+            if let Some(r) = routed_elsewhere(&rx, &pharmacy.id) {
+                return Err(r.into());
+            }
             let file = not_discontinued(patient(tx, &a.patient).await?)?;
             let report = engine::eligibility(&engine::snapshot(&file)?, pack, on, Stage::Dispense)?;
             let missing = missing_steps(&report, &["confirmation"]);
@@ -1059,12 +1074,8 @@ async fn decide(
                 reasons.push(r);
             }
             reasons.extend(counselling_missing(counselling));
-            let Some(rx) = tx.prescription(&a.prescription).await? else {
-                return Err(Fail::Storage(StorageError::corrupt(
-                    format!("authorization {}", a.number),
-                    "its prescription is missing",
-                )));
-            };
+            let rx = prescription_of(tx, &a).await?;
+            reasons.extend(routed_elsewhere(&rx, &pharmacy.id));
             if *days_supply > rx.days_supply || *quantity > rx.quantity {
                 reasons.push(Reason::new(
                     "dispense.quantity",
@@ -1233,6 +1244,29 @@ async fn decide(
             with_record(pack, on, file, rec)
         }
     }
+}
+
+/// The prescription an authorization was issued for.
+async fn prescription_of(tx: &mut dyn StoreTx, a: &AuthorizationRow) -> Judged<PrescriptionRow> {
+    tx.prescription(&a.prescription).await?.ok_or_else(|| {
+        Fail::Storage(StorageError::corrupt(
+            format!("authorization {}", a.number),
+            "its prescription is missing",
+        ))
+    })
+}
+
+/// A routed prescription is confirmed and dispensed only by the pharmacy it is routed to (an unrouted one by any
+/// certified pharmacy).
+fn routed_elsewhere(rx: &PrescriptionRow, pharmacy: &str) -> Option<Reason> {
+    let routed = rx.pharmacy.as_deref()?;
+    (routed != pharmacy).then(|| {
+        Reason::new(
+            "prescription.routed_elsewhere",
+            format!("prescription {} is routed to pharmacy {routed}", rx.id),
+            "the pharmacy it is routed to requests the confirmation and dispenses, or the prescriber re-routes it",
+        )
+    })
 }
 
 fn counselling_missing(c: &Counselling) -> Vec<Reason> {

@@ -303,6 +303,7 @@ pub fn prescription(patient: &str, id: &str, days_supply: u16) -> Command {
         days_supply,
         refills: 0,
         telephone: false,
+        pharmacy: None,
     })
 }
 

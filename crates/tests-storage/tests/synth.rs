@@ -55,6 +55,31 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
     let again = wf.execute(batch).await?;
     ensure!(again.replayed && again.audit_seq == first.audit_seq);
     ensure!(store.patient_ids().await?.len() == 300);
+    // The bulk load routes every prescription to the synthetic pharmacy.
+    let routed = store
+        .patient_list(
+            &lenaguard_storage::accounts::PatientScope::Pharmacy(PHARMACY.into()),
+            "",
+            1_000,
+        )
+        .await?;
+    ensure!(routed.len() == 300, "{} patients routed", routed.len());
+    let r = store
+        .patient_relations("syn-0000000")
+        .await?
+        .expect("a synthetic patient");
+    ensure!(
+        r.pharmacies == [PHARMACY] && r.prescriber == PRESCRIBER && r.clinic == CLINIC,
+        "{r:?}"
+    );
+    let file = store.patient_file("syn-0000000").await?.expect("patient");
+    ensure!(
+        !file.prescriptions.is_empty()
+            && file
+                .prescriptions
+                .iter()
+                .all(|p| p.pharmacy.as_deref() == Some(PHARMACY))
+    );
 
     let report = sweep(store.as_ref(), &pack(), DAY, 128, &mut |_, _| {}).await?;
     ensure!(

@@ -308,6 +308,7 @@ fn prescription(
         days_supply: schedule.cycle_days,
         refills,
         telephone: false,
+        pharmacy: None,
     };
     Ok((patient, actor, Command::WritePrescription(order)))
 }

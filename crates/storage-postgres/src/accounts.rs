@@ -1,0 +1,477 @@
+//! The HTTP service's accounts on PostgreSQL (migration 0007): accounts, sessions, API tokens, the login
+//! throttle, the relations the access checks read, and the hash-chained access log, shared by every server on
+//! the database. The throttle counts with one upsert (its row lock orders concurrent failures); making the first
+//! admin and appending to the access log run under transaction-scoped advisory locks of their own (distinct from
+//! the audit chain's and the patients'), so two servers never make two first admins or fork the access chain.
+
+use crate::rows::PATIENT;
+use crate::{PostgresStore, db};
+use async_trait::async_trait;
+use lenaguard_domain::InputError;
+use lenaguard_storage::StorageError;
+use lenaguard_storage::accounts::{
+    AccessEvent, AccessRow, Account, AccountRole, AccountStore, ApiToken, BackoffPolicy,
+    PatientRelations, PatientScope, PrescriptionRelations, SESSION_TOUCH_MS, Session, Throttle,
+    chain_access,
+};
+use lenaguard_storage::records::PatientRow;
+use lenaguard_storage::stored::{
+    ACCESS_COLUMNS, ACCOUNT_COLUMNS, AccessRec, AccountRec, Patient, PrescriptionRelationsRec,
+    SESSION_ACCOUNT_COLUMNS, SessionRec, TOKEN_COLUMNS, TokenRec, scopes_json,
+};
+use sqlx::PgConnection;
+
+/// The advisory lock under which the first admin is made ("LGADMIN1").
+const FIRST_ADMIN_LOCK: i64 = 0x4C47_4144_4D49_4E31;
+
+/// The advisory lock that serialises appends to the access log ("LGACCESS"), distinct from the audit chain's.
+const ACCESS_LOCK: i64 = 0x4C47_4143_4345_5353;
+
+fn failures(n: i32) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+async fn insert_account(c: &mut PgConnection, a: &Account) -> Result<bool, StorageError> {
+    let done = sqlx::query(
+        "INSERT INTO accounts (login, role, subject, organisation, password_hash, disabled, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (login) DO NOTHING",
+    )
+    .bind(&a.login)
+    .bind(a.role.as_str())
+    .bind(&a.subject)
+    .bind(&a.organisation)
+    .bind(&a.password_hash)
+    .bind(a.disabled)
+    .bind(a.created_at_ms)
+    .execute(c)
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn advisory_lock(c: &mut PgConnection, key: i64) -> Result<(), StorageError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(c)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl AccountStore for PostgresStore {
+    async fn create_account(&self, account: &Account) -> Result<bool, StorageError> {
+        let mut c = self.pool().acquire().await.map_err(db)?;
+        insert_account(&mut c, account).await
+    }
+
+    async fn create_first_admin(&self, account: &Account) -> Result<bool, StorageError> {
+        if account.role != AccountRole::Admin {
+            return Err(InputError::invalid("role", account.role.as_str(), "admin").into());
+        }
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        advisory_lock(&mut tx, FIRST_ADMIN_LOCK).await?;
+        // READ COMMITTED: this statement, after the lock was granted, sees an admin committed by its holder.
+        let admin: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM accounts WHERE role = 'admin' LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if admin.is_some() {
+            return Ok(false);
+        }
+        let made = insert_account(&mut tx, account).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(made)
+    }
+
+    async fn account(&self, login: &str) -> Result<Option<Account>, StorageError> {
+        let r: Option<AccountRec> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login = $1"
+        )))
+        .bind(login)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        r.map(AccountRec::into_account).transpose()
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StorageError> {
+        let rows: Vec<AccountRec> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY login"
+        )))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(AccountRec::into_account).collect()
+    }
+
+    async fn set_password(&self, login: &str, password_hash: &str) -> Result<bool, StorageError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let done = sqlx::query("UPDATE accounts SET password_hash = $2 WHERE login = $1")
+            .bind(login)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM sessions WHERE login = $1")
+            .bind(login)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn set_disabled(&self, login: &str, disabled: bool) -> Result<bool, StorageError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let done = sqlx::query("UPDATE accounts SET disabled = $2 WHERE login = $1")
+            .bind(login)
+            .bind(disabled)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE login = $1")
+                .bind(login)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn throttle(&self, key: &str) -> Result<Throttle, StorageError> {
+        let row: Option<(i32, Option<i64>)> =
+            sqlx::query_as("SELECT failures, locked_until_ms FROM login_throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db)?;
+        Ok(row.map_or(
+            Throttle {
+                failures: 0,
+                locked_until_ms: None,
+            },
+            |(n, locked_until_ms)| Throttle {
+                failures: failures(n),
+                locked_until_ms,
+            },
+        ))
+    }
+
+    async fn login_failed(
+        &self,
+        key: &str,
+        now_ms: i64,
+        policy: &BackoffPolicy,
+    ) -> Result<Throttle, StorageError> {
+        // The upsert locks the key's row until the commit: a concurrent failure waits, then counts on from this
+        // one's count; the lock is stored in the same transaction.
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let n: i32 = sqlx::query_scalar(
+            "INSERT INTO login_throttle (key, failures, locked_until_ms) VALUES ($1, 1, NULL)
+             ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures + 1 RETURNING failures",
+        )
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let failures = failures(n);
+        let locked_until_ms = policy.locked_until(failures, now_ms);
+        sqlx::query("UPDATE login_throttle SET locked_until_ms = $2 WHERE key = $1")
+            .bind(key)
+            .bind(locked_until_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Throttle {
+            failures,
+            locked_until_ms,
+        })
+    }
+
+    async fn login_succeeded(&self, key: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, login, csrf_token, created_at_ms, expires_at_ms, last_seen_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&session.id_hash)
+        .bind(&session.login)
+        .bind(&session.csrf_token)
+        .bind(session.created_at_ms)
+        .bind(session.expires_at_ms)
+        .bind(session.last_seen_ms)
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now_ms: i64,
+        idle_ms: i64,
+    ) -> Result<Option<(Session, Account)>, StorageError> {
+        let r: Option<SessionRec> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.login = s.login
+             WHERE s.id_hash = $1"
+        )))
+        .bind(id_hash)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        let Some(r) = r else { return Ok(None) };
+        let (mut session, account) = r.into_pair()?;
+        if !session.is_live(account.disabled, now_ms, idle_ms) {
+            return Ok(None);
+        }
+        if session.needs_touch(now_ms) {
+            // Conditional: of two uses at once, one writes; the row never moves back.
+            sqlx::query(
+                "UPDATE sessions SET last_seen_ms = $2 WHERE id_hash = $1 AND last_seen_ms < $3",
+            )
+            .bind(id_hash)
+            .bind(now_ms)
+            .bind(now_ms.saturating_sub(SESSION_TOUCH_MS))
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+            session.last_seen_ms = now_ms;
+        }
+        Ok(Some((session, account)))
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn purge_sessions(&self, now_ms: i64, idle_ms: i64) -> Result<u64, StorageError> {
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1 OR last_seen_ms < $2")
+                .bind(now_ms)
+                .bind(now_ms.saturating_sub(idle_ms))
+                .execute(self.pool())
+                .await
+                .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn create_api_token(&self, token: &ApiToken) -> Result<bool, StorageError> {
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (id, secret_hash, login, name, scopes, created_at_ms, expires_at_ms, revoked)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&token.id)
+        .bind(&token.secret_hash)
+        .bind(&token.login)
+        .bind(&token.name)
+        .bind(scopes_json(&token.scopes)?)
+        .bind(token.created_at_ms)
+        .bind(token.expires_at_ms)
+        .bind(token.revoked)
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn api_token(&self, id: &str) -> Result<Option<(ApiToken, Account)>, StorageError> {
+        let mut c = self.pool().acquire().await.map_err(db)?;
+        let t: Option<TokenRec> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE t.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db)?;
+        let Some(t) = t else { return Ok(None) };
+        let a: AccountRec = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login = $1"
+        )))
+        .bind(&t.login)
+        .fetch_one(&mut *c)
+        .await
+        .map_err(db)?;
+        Ok(Some((t.into_token()?, a.into_account()?)))
+    }
+
+    async fn api_tokens_of(&self, login: &str) -> Result<Vec<ApiToken>, StorageError> {
+        let rows: Vec<TokenRec> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE t.login = $1
+             ORDER BY t.created_at_ms DESC, t.id DESC"
+        )))
+        .bind(login)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(TokenRec::into_token).collect()
+    }
+
+    async fn revoke_api_token(&self, id: &str) -> Result<bool, StorageError> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked = TRUE WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn patient_relations(
+        &self,
+        patient: &str,
+    ) -> Result<Option<PatientRelations>, StorageError> {
+        let row: Option<(String, String, String, Vec<String>)> = sqlx::query_as(
+            "SELECT p.id, p.prescriber, u.organisation,
+                ARRAY(SELECT DISTINCT r.pharmacy FROM prescriptions r
+                      WHERE r.patient = p.id AND r.pharmacy IS NOT NULL ORDER BY r.pharmacy)
+             FROM patients p JOIN users u ON u.id = p.prescriber WHERE p.id = $1",
+        )
+        .bind(patient)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(row.map(
+            |(patient, prescriber, clinic, pharmacies)| PatientRelations {
+                patient,
+                prescriber,
+                clinic,
+                pharmacies,
+            },
+        ))
+    }
+
+    async fn prescription_relations(
+        &self,
+        prescription: &str,
+    ) -> Result<Option<PrescriptionRelations>, StorageError> {
+        let r: Option<PrescriptionRelationsRec> = sqlx::query_as(
+            "SELECT id AS prescription, patient, prescriber, pharmacy FROM prescriptions WHERE id = $1",
+        )
+        .bind(prescription)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(r.map(Into::into))
+    }
+
+    async fn authorization_relations(
+        &self,
+        authorization: &str,
+    ) -> Result<Option<PrescriptionRelations>, StorageError> {
+        let r: Option<PrescriptionRelationsRec> = sqlx::query_as(
+            "SELECT p.id AS prescription, p.patient, p.prescriber, p.pharmacy
+             FROM authorizations a JOIN prescriptions p ON p.id = a.prescription WHERE a.number = $1",
+        )
+        .bind(authorization)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(r.map(Into::into))
+    }
+
+    async fn patient_list(
+        &self,
+        scope: &PatientScope,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<PatientRow>, StorageError> {
+        let (filter, subject) = match scope {
+            PatientScope::Prescriber(p) => ("prescriber = $3", Some(p)),
+            PatientScope::Pharmacy(p) => (
+                "EXISTS (SELECT 1 FROM prescriptions r WHERE r.patient = patients.id AND r.pharmacy = $3)",
+                Some(p),
+            ),
+            PatientScope::Patient(p) => ("id = $3", Some(p)),
+            PatientScope::All => ("$3::text IS NULL", None),
+        };
+        let rows: Vec<Patient> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{PATIENT} WHERE id > $1 AND {filter} ORDER BY id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(limit)
+        .bind(subject)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(Patient::into_row).collect()
+    }
+
+    async fn record_access(&self, events: &[AccessEvent]) -> Result<(), StorageError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        advisory_lock(&mut tx, ACCESS_LOCK).await?;
+        // A statement after the lock was granted: READ COMMITTED reads the head its holder committed.
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let rows = chain_access(head, events);
+        let col = |f: fn(&AccessRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+        sqlx::query(
+            "INSERT INTO access_log (seq, at_ms, login, role, action, patient, status, request_id, prev_hash, hash)
+             SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::int4[], $8::text[], $9::text[], $10::text[])",
+        )
+        .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|r| r.event.at_ms).collect::<Vec<i64>>())
+        .bind(col(|r| r.event.login.clone()))
+        .bind(col(|r| r.event.role.as_str().to_string()))
+        .bind(col(|r| r.event.action.clone()))
+        .bind(
+            rows.iter()
+                .map(|r| r.event.patient.clone())
+                .collect::<Vec<Option<String>>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| i32::from(r.event.status))
+                .collect::<Vec<i32>>(),
+        )
+        .bind(col(|r| r.event.request_id.clone()))
+        .bind(col(|r| r.prev_hash.clone()))
+        .bind(col(|r| r.hash.clone()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn access_rows(&self, after: i64, limit: i64) -> Result<Vec<AccessRow>, StorageError> {
+        let rows: Vec<AccessRec> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCESS_COLUMNS} FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        )))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(AccessRec::into_row).collect()
+    }
+}
