@@ -6,6 +6,8 @@ use crate::{Failure, Format, Outcome};
 use clap::{Args, Subcommand};
 use jiff::ToSpan;
 use jiff::civil::Date;
+use lenaguard_server::api::{admin, identity};
+use lenaguard_storage::accounts::AccountRole;
 use lenaguard_storage::command::{ADMIN, Command, CommandRequest};
 use lenaguard_storage::{StorageError, Store, Workflow};
 use lenaguard_storage_postgres::PostgresStore;
@@ -216,7 +218,17 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
         c(
             ADMIN,
             long_ago,
+            json!({"command": "register_organisation", "organisation": "pharm-2", "kind": "pharmacy", "name": "Eastgate Pharmacy"}),
+        ),
+        c(
+            ADMIN,
+            long_ago,
             json!({"command": "register_user", "user": "dr-ada", "organisation": "clinic-1", "name": "Dr Ada Byron", "role": "prescriber"}),
+        ),
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "register_user", "user": "ph-di", "organisation": "pharm-2", "name": "Di Okafor, PharmD", "role": "pharmacist"}),
         ),
         c(
             ADMIN,
@@ -238,6 +250,11 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             long_ago,
             json!({"command": "certify_pharmacy", "organisation": "pharm-1", "expires_on": expires}),
         ),
+        c(
+            ADMIN,
+            long_ago,
+            json!({"command": "certify_pharmacy", "organisation": "pharm-2", "expires_on": expires}),
+        ),
         // An adult male on Rd, first dispensed 10 days ago.
         c(
             "dr-ada",
@@ -247,7 +264,7 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
         c(
             "dr-ada",
             m,
-            json!({"command": "write_prescription", "prescription": "rx-male-1", "patient": "pat-male", "date": m, "schedule": sched, "quantity": 21, "days_supply": 28}),
+            json!({"command": "write_prescription", "prescription": "rx-male-1", "patient": "pat-male", "date": m, "schedule": sched, "quantity": 21, "days_supply": 28, "pharmacy": "pharm-1"}),
         ),
         c(
             "dr-ada",
@@ -268,7 +285,7 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
         c(
             "dr-ada",
             f,
-            json!({"command": "write_prescription", "prescription": "rx-fnrp-1", "patient": "pat-fnrp", "date": f, "schedule": sched10, "quantity": 21, "days_supply": 28}),
+            json!({"command": "write_prescription", "prescription": "rx-fnrp-1", "patient": "pat-fnrp", "date": f, "schedule": sched10, "quantity": 21, "days_supply": 28, "pharmacy": "pharm-1"}),
         ),
         c(
             "dr-ada",
@@ -292,8 +309,57 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             days(today, -12),
             json!({"command": "record_pregnancy_test", "patient": "pat-frp", "test": {"date": days(today, -12), "specimen": "serum", "sensitivity_miu_ml": 25, "result": "negative"}}),
         ),
+        // Two adult males authorized today and not yet dispensed: one prescription routed to pharm-1 (ph-bo's
+        // pharmacy), one to pharm-2 (ph-di's), so that each pharmacy sees only its own.
+        c(
+            "dr-ada",
+            today,
+            json!({"command": "enroll", "patient": "pat-west", "identity": "clinic-1:MRN-1004", "sex": "male", "birth_date": "1949-07-21", "category": "adult_male", "agreement_signed_on": today, "prescriber": "dr-ada", "regimen": "mm_rd", "planned_start": today}),
+        ),
+        c(
+            "dr-ada",
+            today,
+            json!({"command": "write_prescription", "prescription": "rx-west-1", "patient": "pat-west", "date": today, "schedule": sched, "quantity": 21, "days_supply": 28, "pharmacy": "pharm-1"}),
+        ),
+        c(
+            "dr-ada",
+            today,
+            json!({"command": "request_authorization", "prescription": "rx-west-1"}),
+        ),
+        c(
+            "dr-ada",
+            today,
+            json!({"command": "enroll", "patient": "pat-east", "identity": "clinic-1:MRN-1005", "sex": "male", "birth_date": "1952-01-09", "category": "adult_male", "agreement_signed_on": today, "prescriber": "dr-ada", "regimen": "mm_rd", "planned_start": today}),
+        ),
+        c(
+            "dr-ada",
+            today,
+            json!({"command": "write_prescription", "prescription": "rx-east-1", "patient": "pat-east", "date": today, "schedule": sched, "quantity": 21, "days_supply": 28, "pharmacy": "pharm-2"}),
+        ),
+        c(
+            "dr-ada",
+            today,
+            json!({"command": "request_authorization", "prescription": "rx-east-1"}),
+        ),
     ]
 }
+
+/// The demo's prescriptions left authorized and not dispensed, for the pharmacies to walk through.
+const DEMO_PENDING: [&str; 2] = ["rx-west-1", "rx-east-1"];
+
+/// The demo's login accounts: login, role, subject. Their password is [`DEMO_PASSWORD`].
+const DEMO_ACCOUNTS: [(&str, AccountRole, Option<&str>); 7] = [
+    ("admin", AccountRole::Admin, None),
+    ("dr-ada", AccountRole::Prescriber, Some("dr-ada")),
+    ("ph-bo", AccountRole::Pharmacist, Some("ph-bo")),
+    ("ph-di", AccountRole::Pharmacist, Some("ph-di")),
+    ("st-cy", AccountRole::ProgramStaff, Some("st-cy")),
+    ("au-eve", AccountRole::Auditor, None),
+    ("pat-frp", AccountRole::Patient, Some("pat-frp")),
+];
+
+/// The demo accounts' password: demo data only, printed by `lenaguard demo`.
+pub const DEMO_PASSWORD: &str = "lenaguard-demo";
 
 pub fn demo(ctx: &Context, args: &DemoArgs) -> Outcome {
     let today = ctx.today;
@@ -316,6 +382,8 @@ pub fn demo(ctx: &Context, args: &DemoArgs) -> Outcome {
                 })
                 .await?;
             match out.accepted() {
+                Some(lenaguard_storage::Answer::Authorization { prescription, .. })
+                    if DEMO_PENDING.contains(&prescription.as_str()) => {}
                 // The pharmacy confirms and dispenses the same day.
                 Some(lenaguard_storage::Answer::Authorization { number: auth, .. }) => {
                     let conf = demo_step(&wf, &format!("demo-{i}-confirm"), on, serde_json::json!({"command": "request_confirmation", "authorization": auth})).await?;
@@ -333,12 +401,27 @@ pub fn demo(ctx: &Context, args: &DemoArgs) -> Outcome {
                 }
             }
         }
+        for (login, role, subject) in DEMO_ACCOUNTS {
+            let hash = identity::hash_password(DEMO_PASSWORD.into())
+                .await
+                .map_err(|e| Failure::Internal(format!("demo account {login}: {e:?}")))?;
+            let account =
+                admin::checked_account(&wf, login, role, subject.map(Into::into), Some(hash))
+                    .await
+                    .map_err(|e| Failure::Internal(format!("demo account {login}: {e:?}")))?;
+            wf.store().create_account(&account).await?;
+        }
         Ok::<_, Failure>(())
     })??;
+    let logins: Vec<&str> = DEMO_ACCOUNTS.iter().map(|(l, _, _)| *l).collect();
     match ctx.format {
-        Format::Json => println!("{}", serde_json::json!({ "seeded": true, "today": today })),
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({ "seeded": true, "today": today, "accounts": logins, "password": DEMO_PASSWORD })
+        ),
         Format::Text => println!(
-            "Demo seeded for {today}: clinic-1 (prescriber dr-ada, staff st-cy), pharm-1 (pharmacist ph-bo); patients pat-male and pat-fnrp on treatment, pat-frp (a female who can get pregnant) ready for the second pregnancy test and a first dispense today. See the README, \"Program workflow and storage\"."
+            "Demo seeded for {today}: clinic-1 (prescriber dr-ada, staff st-cy), pharm-1 (pharmacist ph-bo); patients pat-male and pat-fnrp on treatment, pat-frp (a female who can get pregnant) ready for the second pregnancy test and a first dispense today; pat-west (rx-west-1, routed to pharm-1) and pat-east (rx-east-1, routed to pharm-2, pharmacist ph-di) authorized today, not yet dispensed. See the README, \"Program workflow and storage\".\nDemo logins (`lenaguard serve`, then POST /api/v1/session): {}; password {DEMO_PASSWORD:?} (demo data only).",
+            logins.join(", ")
         ),
     }
     Ok(0)

@@ -9,6 +9,7 @@
 //! | 3 | internal error |
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod assess;
 pub mod calendar;
 pub mod cds_stats;
@@ -21,6 +22,7 @@ pub mod output;
 pub mod pk;
 pub mod rules;
 pub mod serve;
+pub mod service;
 pub mod workflow;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -86,6 +88,11 @@ pub enum Command {
     Sweep(db::SweepArgs),
     /// Write a synthetic registry (realistic histories, some missed tests and lapsed windows).
     Synth(db::SynthArgs),
+    /// The whole service: REST API with OpenAPI, web sessions and API tokens, FHIR R4 API, CDS Hooks.
+    Serve(service::ServeArgs),
+    /// Accounts and API tokens: the first admin, new accounts, tokens.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCommand),
     /// The CDS Hooks 2.0 service for EHRs (order-select, order-sign, patient-view), JWT-authenticated.
     ServeCds(serve::ServeCdsArgs),
     /// Override statistics per rule from the feedback EHRs sent about CDS cards.
@@ -148,6 +155,8 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Restore(args) => db::restore(&ctx, args),
         Command::Sweep(args) => db::sweep(&ctx, args),
         Command::Synth(args) => db::synth(&ctx, args),
+        Command::Serve(args) => service::run(&ctx, args, cli.today.is_some()),
+        Command::Accounts(cmd) => accounts::run(&ctx, cmd),
         Command::ServeCds(args) => serve::run(&ctx, args, cli.today.is_some()),
         Command::CdsStats(args) => cds_stats::run(&ctx, args),
     }

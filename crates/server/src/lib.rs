@@ -10,6 +10,7 @@
 //! configured or fetched from its JWKS URL and allowlisted `jku` ([`jwks`]).
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod auth;
 mod batch;
 pub mod devkey;
@@ -61,6 +62,10 @@ pub struct Settings {
     /// The program's records (feedback, the shared replay cache, the FHIR API); `None` runs the CDS services on
     /// prefetch alone.
     pub store: Option<Arc<dyn Store>>,
+    /// With a store: also serve the REST API (`/api/v1`, `/openapi.json`, `/docs/`, `/healthz`, `/readyz`).
+    pub api: Option<api::ApiSettings>,
+    /// Serve Prometheus metrics (`/metrics`) on this address, apart from the service.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -77,6 +82,8 @@ impl Settings {
             fhir_timeout: Duration::from_secs(5),
             bench_echo: false,
             store: None,
+            api: None,
+            metrics_listen: None,
         }
     }
 }
@@ -87,6 +94,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     base_url: String,
+    metrics: Option<TcpListener>,
 }
 
 impl Application {
@@ -117,18 +125,58 @@ impl Application {
             .trim_end_matches('/')
             .to_string();
         let fhir = fhir_api::router(&settings, &base_url, replay.clone());
-        let router = service::router(settings, base_url.clone(), replay)
+        let rest = match (&settings.store, &settings.api) {
+            (Some(store), Some(api_settings)) => Some(api::router(api::ApiState::new(
+                store.clone(),
+                settings.pack.clone(),
+                settings.today,
+                api_settings.clone(),
+            ))),
+            _ => None,
+        };
+        let metrics = match settings.metrics_listen {
+            Some(addr) => {
+                api::ops::prometheus();
+                Some(TcpListener::bind(addr).await?)
+            }
+            None => None,
+        };
+        let (timeout, body_limit) = (settings.timeout, settings.body_limit);
+        let mut router = service::router(settings, base_url.clone(), replay)
             .map_err(std::io::Error::other)?
             .merge(fhir);
+        if let Some(rest) = rest {
+            router = router
+                .merge(rest)
+                .route("/docs", axum::routing::get(api::ops::docs))
+                .route(
+                    "/docs/",
+                    axum::routing::get(|| api::ops::docs(Some(axum::extract::Path(String::new())))),
+                )
+                .route("/docs/{*tail}", axum::routing::get(api::ops::docs))
+                .fallback(api::ops::not_found);
+        }
+        let router = router
+            .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+            .layer(axum::middleware::from_fn_with_state(
+                timeout,
+                api::ops::observe,
+            ));
         Ok(Application {
             listener,
             router,
             base_url,
+            metrics,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The metrics listener's address, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The base URL the JWT `aud` is checked against.
@@ -141,17 +189,42 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Some(metrics) = self.metrics {
+            // The metrics listener ends with the process; a scrape in flight at shutdown is of no consequence.
+            tokio::spawn(async move {
+                let _ = axum::serve(metrics, api::ops::metrics_router()).await;
+            });
+        }
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
     }
 
-    /// Serve until Ctrl-C.
+    /// Serve until Ctrl-C or SIGTERM; requests in flight are finished.
     pub async fn run(self) -> std::io::Result<()> {
-        self.run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what a service manager or an orchestrator sends).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
     }
 }
 

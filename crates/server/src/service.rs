@@ -83,7 +83,11 @@ pub(crate) fn router(
         templates: prefetch_templates(),
     });
     let bench_echo = settings.bench_echo;
-    let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
+    // With the REST API on, its operations routes answer `/healthz` (and `/readyz`).
+    let mut router = Router::new();
+    if settings.api.is_none() {
+        router = router.route("/healthz", get(|| async { "ok" }));
+    }
     if bench_echo {
         // The benchmark's baseline: the same request read whole, no token, no work. Off unless asked for.
         router =

@@ -2,6 +2,8 @@
 //! each on 127.0.0.1:0 and stopped when the returned sender is dropped, and a POST over real HTTP.
 #![allow(dead_code)]
 
+pub mod world;
+
 use anyhow::Result;
 use lenaguard_server::{Application, Settings};
 use std::net::SocketAddr;
