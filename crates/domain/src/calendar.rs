@@ -90,6 +90,18 @@ fn add(d: Date, days: i64) -> Date {
     d.checked_add(days.days()).unwrap_or(d)
 }
 
+/// Move `x` forward by `days` for the next turn of a loop over dates: `false` when it cannot move (no step, or
+/// past the last representable date), so that every such loop ends whatever the span asked for.
+fn step(x: &mut Date, days: i64) -> bool {
+    match x.checked_add(days.days()) {
+        Ok(next) if days > 0 => {
+            *x = next;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Is `cycle_day` (1-based) a dosing day of `schedule`? Every-48-hours dosing starts on the first dosing day.
 pub fn is_dose_day(schedule: &Schedule, cycle_day: u16) -> bool {
     schedule.days_on.contains(cycle_day)
@@ -221,7 +233,9 @@ pub fn calendar(
                 });
             }
         }
-        d = add(d, 1);
+        if !step(&mut d, 1) {
+            break;
+        }
     }
 
     let in_span = |d: Date| d >= from && d <= to;
@@ -256,7 +270,9 @@ pub fn calendar(
                 String::new(),
                 &mut events,
             );
-            x = add(x, every);
+            if !step(&mut x, every) {
+                break;
+            }
         }
     }
     let agents = crate::interactions::match_agents(&snapshot.medications, pack, today)?;
@@ -273,10 +289,9 @@ pub fn calendar(
                 item.reason.clone(),
                 &mut events,
             );
-            if item.interval_days == 0 || x > to {
+            if x > to || !step(&mut x, i64::from(item.interval_days)) {
                 break;
             }
-            x = add(x, i64::from(item.interval_days));
         }
     }
 
@@ -333,10 +348,10 @@ pub fn calendar(
                         cycle_day: None,
                     });
                 }
-                x = add(
-                    x,
-                    i64::from(program::test_cadence_on(pack, first_dose, x, irregular)),
-                );
+                let cadence = program::test_cadence_on(pack, first_dose, x, irregular);
+                if !step(&mut x, i64::from(cadence)) {
+                    break;
+                }
             }
         }
         if stopped_after.is_none() {
@@ -357,7 +372,9 @@ pub fn calendar(
                         cycle_day: None,
                     });
                 }
-                x = add(x, every);
+                if !step(&mut x, every) {
+                    break;
+                }
             }
         }
     }

@@ -149,3 +149,17 @@ proptest! {
         }
     }
 }
+
+/// A span far from the start of treatment, up to the last representable date, ends: every loop over dates stops
+/// at the span's end or at the end of the calendar (the CBC schedule's day counter and the date steps used to
+/// saturate and repeat forever), and every event lies in the span.
+#[test]
+fn a_span_decades_away_or_at_the_end_of_the_calendar_is_finite() {
+    let s = snap(rd(10));
+    for from in [d("2300-01-01"), d("9999-01-01"), d("9999-12-04")] {
+        let to = from.checked_add(27.days()).unwrap();
+        let cal = calendar(&s, pack(), today(), from, to).unwrap();
+        assert!(cal.events.iter().all(|e| e.date >= from && e.date <= to));
+        assert!(cal.events.len() <= 28 * 4, "{} events", cal.events.len());
+    }
+}

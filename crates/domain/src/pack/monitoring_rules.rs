@@ -47,7 +47,11 @@ impl CbcSchedule {
             let mut d = p.from_day;
             while d <= end {
                 out.push(d);
-                d = d.saturating_add(p.every_days);
+                // A step past the last treatment day a u16 holds ends the phase (saturating would repeat it).
+                match d.checked_add(p.every_days) {
+                    Some(next) if p.every_days > 0 => d = next,
+                    _ => break,
+                }
             }
         }
         out
