@@ -19,7 +19,15 @@ fn problem_response(description: &str, problem: &Value) -> Value {
     })
 }
 
-fn operation(spec: &RouteSpec, g: &mut schemars::SchemaGenerator, problem: &Value) -> Value {
+/// The request side's and the response side's schema generators: a field that is left out when empty is optional
+/// in an answer but may be required in a request, so the two are described apart (see [`document`]).
+struct Generators {
+    requests: schemars::SchemaGenerator,
+    responses: schemars::SchemaGenerator,
+}
+
+fn operation(spec: &RouteSpec, gens: &mut Generators, problem: &Value) -> Value {
+    let g = &mut gens.requests;
     let mut params: Vec<Value> = path_params(spec.path)
         .into_iter()
         .map(|name| {
@@ -51,7 +59,7 @@ fn operation(spec: &RouteSpec, g: &mut schemars::SchemaGenerator, problem: &Valu
     let ok = match spec.response {
         Some(f) => json!({
             "description": "Success.",
-            "content": { "application/json": { "schema": f(g) } }
+            "content": { "application/json": { "schema": f(&mut gens.responses) } }
         }),
         None => json!({ "description": "Success (no body)." }),
     };
@@ -76,6 +84,10 @@ fn operation(spec: &RouteSpec, g: &mut schemars::SchemaGenerator, problem: &Valu
     }
     if spec.id == "session.login" {
         errors.push((
+            "401",
+            "The login or the password is wrong, or the account is disabled.",
+        ));
+        errors.push((
             "429",
             "Too many failed logins for this account: wait (Retry-After).",
         ));
@@ -99,7 +111,7 @@ fn operation(spec: &RouteSpec, g: &mut schemars::SchemaGenerator, problem: &Valu
     if let Some(body) = spec.body {
         op["requestBody"] = json!({
             "required": true,
-            "content": { "application/json": { "schema": body(g) } }
+            "content": { "application/json": { "schema": body(&mut gens.requests) } }
         });
     }
     op["security"] = if spec.public() {
@@ -110,23 +122,82 @@ fn operation(spec: &RouteSpec, g: &mut schemars::SchemaGenerator, problem: &Valu
     op
 }
 
+const SCHEMAS: &str = "#/components/schemas/";
+
+/// Point every `$ref` to a renamed response schema at its new name.
+fn rename_refs(v: &mut Value, renamed: &std::collections::BTreeMap<String, String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get_mut("$ref")
+                && let Some(name) = r.strip_prefix(SCHEMAS)
+                && let Some(new) = renamed.get(name)
+            {
+                *r = format!("{SCHEMAS}{new}");
+            }
+            for child in map.values_mut() {
+                rename_refs(child, renamed);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                rename_refs(child, renamed);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let settings = SchemaSettings::draft2020_12().with(|s| {
         s.definitions_path = "/components/schemas".into();
         s.meta_schema = None;
     });
-    let mut g = settings.into_generator();
-    let problem = serde_json::to_value(schema::<Problem>(&mut g)).unwrap_or(Value::Null);
+    let mut gens = Generators {
+        requests: settings.clone().for_deserialize().into_generator(),
+        responses: settings.for_serialize().into_generator(),
+    };
+    let problem =
+        serde_json::to_value(schema::<Problem>(&mut gens.responses)).unwrap_or(Value::Null);
     let mut paths: Map<String, Value> = Map::new();
     for spec in ROUTES {
-        let op = operation(spec, &mut g, &problem);
+        let op = operation(spec, &mut gens, &problem);
         let item = paths
             .entry(spec.path.to_string())
             .or_insert_with(|| json!({}));
         item[spec.method.as_str().to_ascii_lowercase()] = op;
     }
-    let schemas = g.take_definitions(true);
+    // A type described both ways keeps one name where the two descriptions agree; where they differ, the
+    // answer's description is named `<Name>Response`.
+    let mut schemas = gens.requests.take_definitions(true);
+    let mut answers = gens.responses.take_definitions(true);
+    let renamed: std::collections::BTreeMap<String, String> = answers
+        .iter()
+        .filter(|(name, v)| schemas.get(*name).is_some_and(|r| r != *v))
+        .map(|(name, _)| (name.clone(), format!("{name}Response")))
+        .collect();
+    for (name, mut v) in std::mem::take(&mut answers) {
+        rename_refs(&mut v, &renamed);
+        let name = renamed.get(&name).cloned().unwrap_or(name);
+        schemas.insert(name, v);
+    }
+    let mut paths = Value::Object(paths);
+    for item in paths
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|m| m.values_mut())
+    {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+        {
+            if let Some(responses) = op.get_mut("responses") {
+                rename_refs(responses, &renamed);
+            }
+        }
+    }
+
     json!({
         "openapi": "3.1.0",
         "info": {
