@@ -188,6 +188,9 @@ pub enum Step {
         refills: u16,
         #[arg(long)]
         telephone: bool,
+        /// The certified pharmacy the prescription is routed to (only it may confirm and dispense it).
+        #[arg(long, value_name = "ORGANISATION")]
+        pharmacy: Option<String>,
     },
     /// Request the authorization number of a prescription (as its prescriber).
     Authorize {
@@ -410,6 +413,7 @@ fn build(ctx: &Context, actor: &str, step: &Step) -> Result<Command, Failure> {
             days_supply,
             refills,
             telephone,
+            pharmacy,
         } => {
             let form = "FIRST-LAST days of the cycle, e.g. 1-21";
             let (a, b) = days_on
@@ -429,7 +433,7 @@ fn build(ctx: &Context, actor: &str, step: &Step) -> Result<Command, Failure> {
                 days_supply: *days_supply,
                 refills: *refills,
                 telephone: *telephone,
-                pharmacy: None,
+                pharmacy: pharmacy.clone(),
             })
         }
         Step::Authorize { prescription } => Command::RequestAuthorization { prescription: prescription.clone() },

@@ -139,6 +139,8 @@ fn the_readme_walk_to_a_first_dispense() {
         "21",
         "--days-supply",
         "28",
+        "--pharmacy",
+        "pharm-1",
     ]);
     let auth = number(&ok(&[
         "program",
@@ -216,7 +218,7 @@ fn the_readme_walk_to_a_first_dispense() {
     ]);
     assert_eq!(bad.code, 2);
 
-    // Tampering: edit event 3 (the prescriber's registration) behind Lenaguard's back.
+    // Tampering: edit event 4 (the prescriber's registration) behind Lenaguard's back.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -226,7 +228,7 @@ fn the_readme_walk_to_a_first_dispense() {
             .await
             .expect("open the database");
         let done = sqlx::query(
-            "UPDATE audit_events SET event = replace(event, 'Dr Ada Byron', 'Dr Eve') WHERE seq = 3",
+            "UPDATE audit_events SET event = replace(event, 'Dr Ada Byron', 'Dr Eve') WHERE seq = 4",
         )
         .execute(&pool)
         .await
@@ -238,7 +240,7 @@ fn the_readme_walk_to_a_first_dispense() {
     let tampered = go(&["audit", "verify"]);
     assert_eq!(tampered.code, 1, "{}", tampered.stdout);
     assert!(
-        tampered.stdout.contains("BROKEN at event 3") && tampered.stdout.contains("edited"),
+        tampered.stdout.contains("BROKEN at event 4") && tampered.stdout.contains("edited"),
         "{}",
         tampered.stdout
     );

@@ -236,7 +236,11 @@ async fn bad_input(store: Arc<dyn Store>) -> Result<()> {
     let w = world::world(store.clone()).await?;
     let (base, _stop) =
         world::start(world::settings(store.clone(), ApiSettings::default())).await?;
-    let http = client();
+    // No pooled connections: the server answers an oversized body without reading it and closes that connection,
+    // which a pooled client could otherwise reuse for the next case.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
     let dr = &w.tokens[&AccountRole::Prescriber];
     let before = store.audit_rows(0, 100_000).await?.len();
     let lab_url = format!("{base}/api/v1/patients/pat-a/labs");
@@ -287,6 +291,89 @@ async fn bad_input(store: Arc<dyn Store>) -> Result<()> {
     Ok(())
 }
 
+/// A patient answers their own survey (the workflow's actor `patient:<id>`), and only their own.
+async fn patient_survey(store: Arc<dyn Store>) -> Result<()> {
+    let w = world::world(store.clone()).await?;
+    let (base, _stop) =
+        world::start(world::settings(store.clone(), ApiSettings::default())).await?;
+    let http = client();
+    let me = &w.tokens[&AccountRole::Patient];
+    let questions: Value = http
+        .get(format!(
+            "{base}/api/v1/patients/{}/survey-questions",
+            w.own.patient
+        ))
+        .bearer_auth(me)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let answers: serde_json::Map<String, Value> = questions
+        .as_array()
+        .context("questions")?
+        .iter()
+        .map(|q| {
+            (
+                q["id"].as_str().unwrap_or("").to_string(),
+                q["required"].clone(),
+            )
+        })
+        .collect();
+    let survey = serde_json::json!({"date": "2026-11-26", "questionnaire": lenaguard_storage::survey::QUESTIONNAIRE, "answers": answers});
+    let res = http
+        .post(format!("{base}/api/v1/patients/{}/surveys", w.own.patient))
+        .bearer_auth(me)
+        .header("idempotency-key", "my-survey")
+        .json(&survey)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 200, "{}", res.text().await?);
+    let last = store
+        .audit_rows(0, 100_000)
+        .await?
+        .pop()
+        .context("an audit row")?;
+    assert!(
+        last.event.contains("\"actor\":\"patient:pat-a\""),
+        "{}",
+        last.event
+    );
+    // Another patient's survey: refused by the guard; and the workflow itself refuses a patient actor for anyone
+    // else's survey or for any other command.
+    let other = http
+        .post(format!(
+            "{base}/api/v1/patients/{}/surveys",
+            w.other.patient
+        ))
+        .bearer_auth(me)
+        .header("idempotency-key", "their-survey")
+        .json(&survey)
+        .send()
+        .await?;
+    assert_eq!(other.status(), 403);
+    let wf = lenaguard_storage::Workflow::new(store.clone(), world::pack());
+    for command in [
+        serde_json::json!({"command": "submit_survey", "patient": w.other.patient, "survey": survey}),
+        serde_json::json!({"command": "record_lab", "patient": w.own.patient, "lab": {"code": "anc", "value": 2.0, "unit": "10*9/L", "date": "2026-11-26"}}),
+    ] {
+        let out = wf
+            .execute(lenaguard_storage::CommandRequest {
+                idempotency_key: uuid::Uuid::new_v4().to_string(),
+                actor: "patient:pat-a".into(),
+                on: world::DAY,
+                command: serde_json::from_value(command)?,
+            })
+            .await?;
+        match out.outcome {
+            lenaguard_storage::Outcome::Refused { reasons } => {
+                assert_eq!(reasons[0].code, "actor.unknown", "{reasons:?}")
+            }
+            other => bail!("accepted: {other:?}"),
+        }
+    }
+    Ok(())
+}
+
 macro_rules! both {
     ($name:ident, $sqlite:ident, $pg:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,6 +395,11 @@ macro_rules! both {
 }
 
 both!(matrix, access_matrix_sqlite, access_matrix_postgres);
+both!(
+    patient_survey,
+    a_patient_answers_only_their_own_survey_sqlite,
+    a_patient_answers_only_their_own_survey_postgres
+);
 both!(
     pharmacy_scope,
     a_pharmacy_is_refused_another_pharmacys_prescription_sqlite,

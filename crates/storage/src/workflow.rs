@@ -361,6 +361,11 @@ async fn actor(tx: &mut dyn StoreTx, id: &str) -> Judged<Actor> {
     }
 }
 
+/// The actor a patient acts as: only for their own survey.
+pub fn patient_actor(patient: &str) -> String {
+    format!("patient:{patient}")
+}
+
 async fn administrator(tx: &mut dyn StoreTx, id: &str) -> Judged<()> {
     match actor(tx, id).await? {
         Actor::Admin => Ok(()),
@@ -792,7 +797,10 @@ async fn decide(
             patient: id,
             survey: s,
         } => {
-            any_user(tx, by).await?;
+            // The patient answers the survey themself (the actor `patient:<id>`), or a registered user enters it.
+            if by != patient_actor(id) {
+                any_user(tx, by).await?;
+            }
             let file = patient(tx, id).await?;
             let category = file.patient.category;
             let blocked = survey::judge(&s.questionnaire, category, &s.answers, pack);

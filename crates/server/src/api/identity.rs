@@ -52,10 +52,12 @@ impl Caller {
         self.subject.as_deref().unwrap_or("")
     }
 
-    /// The workflow actor of a command this caller issues: the registered user, or `admin`.
+    /// The workflow actor of a command this caller issues: the registered user, `admin`, or `patient:<id>` (which the
+    /// workflow accepts only for the patient's own survey).
     pub fn actor(&self) -> String {
         match self.role {
             AccountRole::Admin => lenaguard_storage::command::ADMIN.to_string(),
+            AccountRole::Patient => lenaguard_storage::workflow::patient_actor(self.subject()),
             _ => self.subject().to_string(),
         }
     }

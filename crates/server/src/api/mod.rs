@@ -117,6 +117,30 @@ impl ApiState {
         }
     }
 
+    /// Write one access to patient data to the access log (group-committed with concurrent ones) and wait until
+    /// it is stored: a page or answer that shows patient data is sent only after this succeeds.
+    pub async fn record_access(
+        &self,
+        caller: &Caller,
+        action: &str,
+        patient: Option<String>,
+        status: u16,
+    ) -> Result<(), ApiError> {
+        let event = AccessEvent {
+            at_ms: identity::now_ms(),
+            login: caller.login.clone(),
+            role: caller.role,
+            action: action.to_string(),
+            patient,
+            status,
+            request_id: problem::request_id().unwrap_or_default(),
+        };
+        self.access.submit(event).await.map_err(|e| {
+            tracing::error!(request_id = problem::request_id().as_deref(), cause = %e, "access log write failed");
+            ApiError::Unavailable
+        })
+    }
+
     /// The business date commands are judged on and assessments made for.
     pub fn today(&self) -> Date {
         self.fixed_today
@@ -181,21 +205,10 @@ async fn guard(
         return response;
     }
     // Fail closed: an access to patient data that cannot be logged is not answered.
-    let event = AccessEvent {
-        at_ms: identity::now_ms(),
-        login: caller.login.clone(),
-        role: caller.role,
-        action: spec.id.to_string(),
-        patient,
-        status: response.status().as_u16(),
-        request_id: problem::request_id().unwrap_or_default(),
-    };
-    match state.access.submit(event).await {
+    let status = response.status().as_u16();
+    match state.record_access(&caller, spec.id, patient, status).await {
         Ok(()) => response,
-        Err(e) => {
-            tracing::error!(request_id = problem::request_id().as_deref(), cause = %e, "access log write failed");
-            ApiError::Unavailable.into_response()
-        }
+        Err(e) => e.into_response(),
     }
 }
 
