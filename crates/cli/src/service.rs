@@ -113,7 +113,8 @@ pub fn resolve(a: &ServeArgs) -> Result<Resolved, Failure> {
         a.session_idle_minutes
             .or(file.session_idle_minutes)
             .unwrap_or(30),
-        1,
+        // At least five minutes: a session's last use is written at most once a minute.
+        5,
         24 * 60,
     )?;
     let max = in_range(

@@ -19,14 +19,7 @@ use lenaguard_storage::stored::{
     ACCESS_COLUMNS, ACCOUNT_COLUMNS, AccessRec, AccountRec, Patient, PrescriptionRelationsRec,
     SESSION_ACCOUNT_COLUMNS, SessionRec, TOKEN_COLUMNS, TokenRec, scopes_json,
 };
-use sqlx::{Sqlite, SqliteConnection, Transaction};
-
-impl SqliteStore {
-    /// A transaction that holds the database write lock from its start.
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StorageError> {
-        self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(db)
-    }
-}
+use sqlx::SqliteConnection;
 
 fn failures(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
@@ -61,7 +54,7 @@ impl AccountStore for SqliteStore {
         if account.role != AccountRole::Admin {
             return Err(InputError::invalid("role", account.role.as_str(), "admin").into());
         }
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let admin: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM accounts WHERE role = 'admin' LIMIT 1")
                 .fetch_optional(&mut *tx)
@@ -97,7 +90,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn set_password(&self, login: &str, password_hash: &str) -> Result<bool, StorageError> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let done = sqlx::query("UPDATE accounts SET password_hash = ?2 WHERE login = ?1")
             .bind(login)
             .bind(password_hash)
@@ -117,7 +110,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn set_disabled(&self, login: &str, disabled: bool) -> Result<bool, StorageError> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let done = sqlx::query("UPDATE accounts SET disabled = ?2 WHERE login = ?1")
             .bind(login)
             .bind(disabled)
@@ -164,7 +157,7 @@ impl AccountStore for SqliteStore {
         policy: &BackoffPolicy,
     ) -> Result<Throttle, StorageError> {
         // Count and lock in one write transaction: a concurrent failure waits for the write lock and counts on.
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let n: i64 = sqlx::query_scalar(
             "INSERT INTO login_throttle (key, failures, locked_until_ms) VALUES (?1, 1, NULL)
              ON CONFLICT (key) DO UPDATE SET failures = failures + 1 RETURNING failures",
@@ -422,7 +415,7 @@ impl AccountStore for SqliteStore {
             return Ok(());
         }
         // The write lock first: the head read here is still the head at the commit.
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let head: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *tx)

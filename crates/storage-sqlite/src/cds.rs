@@ -14,7 +14,7 @@ impl CdsStore for SqliteStore {
         &self,
         tokens: &[(String, String, i64)],
     ) -> Result<Vec<bool>, StorageError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let mut first = Vec::with_capacity(tokens.len());
         for (iss, jti, exp) in tokens {
             let done = sqlx::query(
@@ -42,7 +42,7 @@ impl CdsStore for SqliteStore {
     }
 
     async fn record_cards(&self, cards: &[IssuedCard]) -> Result<(), StorageError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let (_turn, mut tx) = self.write_tx().await?;
         for c in cards {
             sqlx::query(
                 "INSERT INTO cds_cards (client, uuid, service, indicator, issued_on) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -74,11 +74,7 @@ impl CdsStore for SqliteStore {
         entries: &[FeedbackRecord],
     ) -> Result<Vec<FeedbackWrite>, StorageError> {
         // The write lock first, so that no other writer slips in between a check and its write.
-        let mut tx = self
-            .pool()
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let mut writes = Vec::with_capacity(entries.len());
         for f in entries {
             let issued: Option<i64> = sqlx::query_scalar(

@@ -23,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The default database file, in the working directory.
@@ -34,7 +35,17 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    /// Write transactions of this store take turns here before they ask SQLite for its write lock: SQLite lets
+    /// one writer in at a time, and a writer refused the lock waits in its busy handler in growing sleeps (tail
+    /// latencies of a second under load), where a queue in process hands the turn on at once.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A write transaction and its turn among this store's writers (released after the transaction ends).
+pub(crate) type WriteTx = (
+    tokio::sync::OwnedMutexGuard<()>,
+    Transaction<'static, Sqlite>,
+);
 
 /// Map a driver error once: a unique or check violation names the invariant; anything else is a database error
 /// whose text carries no row values.
@@ -58,6 +69,13 @@ pub(crate) fn db(e: sqlx::Error) -> StorageError {
 }
 
 impl SqliteStore {
+    /// Take this store's writer turn, then a transaction that holds SQLite's write lock from its start.
+    pub(crate) async fn write_tx(&self) -> Result<WriteTx, StorageError> {
+        let turn = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        Ok((turn, tx))
+    }
+
     /// Open (creating if needed) the database at a `sqlite://PATH` URL or a plain path, and migrate it.
     pub async fn open(url_or_path: &str) -> Result<SqliteStore, StorageError> {
         let path = url_or_path
@@ -93,6 +111,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             path: PathBuf::from(path),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
         };
         store.migrate().await?;
         Ok(store)
@@ -143,8 +162,12 @@ impl Store for SqliteStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>, StorageError> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        Ok(Box::new(SqliteTx { tx, seq: 0 }))
+        let (turn, tx) = self.write_tx().await?;
+        Ok(Box::new(SqliteTx {
+            tx,
+            seq: 0,
+            _turn: turn,
+        }))
     }
 
     async fn patient_file(&self, patient: &str) -> Result<Option<PatientFile>, StorageError> {
@@ -183,7 +206,7 @@ impl Store for SqliteStore {
         on: jiff::civil::Date,
     ) -> Result<(), StorageError> {
         // A page at a time: one statement deletes the page's old tasks, multi-row inserts write the new ones.
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let (_turn, mut tx) = self.write_tx().await?;
         let ids = serde_json::to_string(patients)
             .map_err(|e| StorageError::Database(format!("sweep page ids: {e}")))?;
         sqlx::query("DELETE FROM sweep_tasks WHERE patient IN (SELECT value FROM json_each(?1))")
@@ -296,6 +319,8 @@ struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     /// The seq of the event this transaction appends (set by `chain_head`).
     seq: i64,
+    /// Declared after `tx`, so dropped after it: the turn passes on once the transaction has ended.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 #[async_trait]

@@ -193,7 +193,7 @@ async fn guard(
         object.as_deref(),
     )
     .await;
-    let (patient, response) = match decision {
+    let (patient, mut response) = match decision {
         Ok(patient) => {
             let mut req = Request::from_parts(parts, body);
             req.extensions_mut().insert(caller.clone());
@@ -201,6 +201,11 @@ async fn guard(
         }
         Err((patient, e)) => (patient, e.into_response()),
     };
+    // What an authenticated caller is answered is theirs alone: no shared cache may keep it.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
     if !spec.audited {
         return response;
     }
@@ -289,9 +294,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Ok(b) => b,
             Err(rejection) => {
                 return Err(if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::TooLarge {
-                        limit: crate::DEFAULT_BODY_LIMIT,
-                    }
+                    ApiError::TooLarge
                 } else {
                     ApiError::Body {
                         field: "body".into(),

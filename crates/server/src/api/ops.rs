@@ -127,6 +127,12 @@ pub async fn observe(State(timeout): State<Duration>, req: Request, next: Next) 
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     tracing::info!(
         request_id = %id,
         method = %method,

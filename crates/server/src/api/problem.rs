@@ -45,8 +45,8 @@ pub enum ApiError {
     Conflict(String),
     /// The path exists, the method does not (405).
     Method,
-    /// The body is larger than the limit (413).
-    TooLarge { limit: usize },
+    /// The body is larger than the server's limit (413).
+    TooLarge,
     /// The body is not `application/json` (415).
     MediaType(String),
     /// Too many failed logins for this account: wait (429).
@@ -76,7 +76,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Refused { .. } | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Method => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -162,9 +162,9 @@ impl ApiError {
                     "this path does not answer this method; /openapi.json lists what it answers"
                         .into();
             }
-            ApiError::TooLarge { limit } => {
+            ApiError::TooLarge => {
                 p.kind = "urn:lenaguard:problem:too-large";
-                p.detail = format!("the body is larger than {limit} bytes");
+                p.detail = "the body is larger than the server accepts (body_limit_bytes)".into();
             }
             ApiError::MediaType(got) => {
                 p.kind = "urn:lenaguard:problem:media-type";
