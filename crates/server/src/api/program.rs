@@ -215,61 +215,68 @@ pub async fn enroll(
     execute(&s, &c, &headers, Command::Enroll(b)).await
 }
 
-pub async fn reclassify(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(b): ApiJson<Reclassification>,
-) -> Answer {
-    let command = Command::Reclassify {
+/// A handler for a command about the patient in the path: the body, read as `$body`, and the patient id make the
+/// command.
+macro_rules! patient_command {
+    ($(#[$doc:meta])* $name:ident, $body:ty, |$patient:ident, $b:ident| $command:expr) => {
+        $(#[$doc])*
+        pub async fn $name(
+            State(s): State<ApiState>,
+            Extension(c): Extension<Caller>,
+            Path($patient): Path<String>,
+            headers: HeaderMap,
+            ApiJson($b): ApiJson<$body>,
+        ) -> Answer {
+            execute(&s, &c, &headers, $command).await
+        }
+    };
+}
+
+patient_command!(reclassify, Reclassification, |patient, b| {
+    Command::Reclassify {
         patient,
         to: b.to,
         reason: b.reason,
         not_of_reproductive_potential: b.not_of_reproductive_potential,
-    };
-    execute(&s, &c, &headers, command).await
-}
-
-pub async fn pregnancy_test(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(test): ApiJson<PregnancyTestReport>,
-) -> Answer {
-    execute(
-        &s,
-        &c,
-        &headers,
-        Command::RecordPregnancyTest { patient, test },
-    )
-    .await
-}
-
-pub async fn contraception(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(attestation): ApiJson<ContraceptionAttestation>,
-) -> Answer {
-    let command = Command::AttestContraception {
+    }
+});
+patient_command!(pregnancy_test, PregnancyTestReport, |patient, test| {
+    Command::RecordPregnancyTest { patient, test }
+});
+patient_command!(
+    contraception,
+    ContraceptionAttestation,
+    |patient, attestation| {
+        Command::AttestContraception {
+            patient,
+            attestation,
+        }
+    }
+);
+patient_command!(survey, SurveySubmission, |patient, survey| {
+    Command::SubmitSurvey { patient, survey }
+});
+patient_command!(lab, Lab, |patient, lab| Command::RecordLab { patient, lab });
+patient_command!(adverse_event, AdverseEvent, |patient, event| {
+    Command::ReportAdverseEvent { patient, event }
+});
+patient_command!(interrupt, Interruption, |patient, b| Command::Interrupt {
+    patient,
+    cause: b.cause,
+});
+patient_command!(resume, Empty, |patient, _b| Command::Resume { patient });
+patient_command!(discontinue, Discontinuation, |patient, b| {
+    Command::Discontinue {
         patient,
-        attestation,
-    };
-    execute(&s, &c, &headers, command).await
-}
-
-pub async fn survey(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(survey): ApiJson<SurveySubmission>,
-) -> Answer {
-    execute(&s, &c, &headers, Command::SubmitSurvey { patient, survey }).await
-}
+        reason: b.reason,
+    }
+});
+patient_command!(fetal_exposure, FetalExposure, |patient, b| {
+    Command::ReportFetalExposure {
+        patient,
+        description: b.description,
+    }
+});
 
 pub async fn prescription(
     State(s): State<ApiState>,
@@ -286,84 +293,6 @@ pub async fn prescription(
         ));
     }
     execute(&s, &c, &headers, Command::WritePrescription(order)).await
-}
-
-pub async fn lab(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(lab): ApiJson<Lab>,
-) -> Answer {
-    execute(&s, &c, &headers, Command::RecordLab { patient, lab }).await
-}
-
-pub async fn adverse_event(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(event): ApiJson<AdverseEvent>,
-) -> Answer {
-    execute(
-        &s,
-        &c,
-        &headers,
-        Command::ReportAdverseEvent { patient, event },
-    )
-    .await
-}
-
-pub async fn interrupt(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(b): ApiJson<Interruption>,
-) -> Answer {
-    let command = Command::Interrupt {
-        patient,
-        cause: b.cause,
-    };
-    execute(&s, &c, &headers, command).await
-}
-
-pub async fn resume(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(_): ApiJson<Empty>,
-) -> Answer {
-    execute(&s, &c, &headers, Command::Resume { patient }).await
-}
-
-pub async fn discontinue(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(b): ApiJson<Discontinuation>,
-) -> Answer {
-    let command = Command::Discontinue {
-        patient,
-        reason: b.reason,
-    };
-    execute(&s, &c, &headers, command).await
-}
-
-pub async fn fetal_exposure(
-    State(s): State<ApiState>,
-    Extension(c): Extension<Caller>,
-    Path(patient): Path<String>,
-    headers: HeaderMap,
-    ApiJson(b): ApiJson<FetalExposure>,
-) -> Answer {
-    let command = Command::ReportFetalExposure {
-        patient,
-        description: b.description,
-    };
-    execute(&s, &c, &headers, command).await
 }
 
 pub async fn authorize(
