@@ -184,6 +184,19 @@ async fn the_web_app_refuses_what_the_api_refuses() -> Result<()> {
         page.contains("&lt;b&gt;ph-a") && !page.contains("<b>ph-a"),
         "{page}"
     );
+    // A login form sent from another site is refused.
+    let res = http()
+        .post(format!("{}/app/login", s.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "http://evil.example")
+        .body(format!(
+            "login=ph-a&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await?;
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(res.headers().get("set-cookie").is_none());
     // The stylesheet is cached for long.
     let css = http()
         .get(format!(
@@ -293,6 +306,65 @@ async fn the_web_app_refuses_what_the_api_refuses() -> Result<()> {
     assert_eq!(status, 403);
     let (status, page) = get(&s.base, &pat, "/app/me").await?;
     assert_eq!(status, 200, "{page}");
+    // The session ends while the survey is being filled in: the login page keeps the answers (not the CSRF
+    // token), and after logging in again they are offered to send under the new session.
+    let pat_csrf = field(&page, "csrf").context("csrf")?;
+    let pat_key = field(&page, "key").context("key")?;
+    let (status, _) = post(&s.base, &pat, "/app/logout", &[("csrf", &pat_csrf)]).await?;
+    assert_eq!(status, 303);
+    let answers = [
+        ("key", pat_key.as_str()),
+        ("using_condom_with_partner_who_can_get_pregnant", "yes"),
+        ("donating_sperm", "no"),
+        ("donating_blood", "no"),
+    ];
+    let mut sent = vec![("csrf", pat_csrf.as_str())];
+    sent.extend(answers);
+    let (status, page) = post(&s.base, &pat, "/app/me/survey", &sent).await?;
+    assert_eq!(status, 401, "{page}");
+    assert!(
+        page.contains(r#"name="keep:donating_blood" value="no""#),
+        "{page}"
+    );
+    assert!(!page.contains(&pat_csrf), "{page}");
+    let mut login = vec![
+        ("login", "pat-a"),
+        ("password", PASSWORD),
+        ("next", "/app/me"),
+        ("keep_action", "/app/me/survey"),
+    ];
+    let kept: Vec<(String, &str)> = answers
+        .iter()
+        .map(|(k, v)| (format!("keep:{k}"), *v))
+        .collect();
+    login.extend(kept.iter().map(|(k, v)| (k.as_str(), *v)));
+    let res = http()
+        .post(format!("{}/app/login", s.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            login
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&"),
+        )
+        .send()
+        .await?;
+    assert_eq!(res.status().as_u16(), 200);
+    let pat = res.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let page = res.text().await?;
+    assert!(page.contains(r#"action="/app/me/survey""#), "{page}");
+    let new_csrf = field(&page, "csrf").context("csrf")?;
+    assert_ne!(new_csrf, pat_csrf);
+    let mut resend = vec![("csrf", new_csrf.as_str())];
+    resend.extend(answers);
+    let (status, page) = post(&s.base, &pat, "/app/me/survey", &resend).await?;
+    assert_eq!(status, 303, "{page}");
     // Logged out: the session is gone.
     let (status, _) = post(&s.base, &ph, "/app/logout", &[("csrf", &csrf)]).await?;
     assert_eq!(status, 303);

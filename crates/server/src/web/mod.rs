@@ -54,6 +54,13 @@ pub fn router(state: ApiState) -> Router {
 pub enum WebError {
     /// No session, or it ended: to the login page, coming back to `next` afterwards.
     Login { next: String },
+    /// The session ended while a form was being filled in: the login page, keeping what was typed (but the
+    /// CSRF token) to offer it again, under the new session, after logging in.
+    Relogin {
+        next: String,
+        action: String,
+        fields: Vec<(String, String)>,
+    },
     /// A page saying what went wrong.
     Page {
         status: StatusCode,
@@ -105,6 +112,21 @@ impl IntoResponse for WebError {
             WebError::Login { next } => {
                 Redirect::to(&format!("/app/login?next={}", url_encode(&next))).into_response()
             }
+            WebError::Relogin {
+                next,
+                action,
+                fields,
+            } => login_page(
+                StatusCode::UNAUTHORIZED,
+                &LoginView {
+                    next: &next,
+                    notice: Some(
+                        "Your session ended. Log in again: what you filled in is kept, and you can send it then.",
+                    ),
+                    keep: Some((&action, &fields)),
+                    ..LoginView::default()
+                },
+            ),
             WebError::Page {
                 status,
                 title,
@@ -143,7 +165,8 @@ pub fn html_response(status: StatusCode, body: String) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: with it a browser sends `Origin: null` on the site's own forms.
+        HeaderValue::from_static("same-origin"),
     );
     res
 }
@@ -214,6 +237,24 @@ impl FormData {
     }
 }
 
+/// Whether a form came from a page of this site: a browser names the page's origin in `Origin` on a POST; one
+/// that names another host is refused (it also guards the login form, which has no session token yet).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+fn cross_site() -> WebError {
+    WebError::forbidden("the form was sent from another site")
+}
+
 /// The caller of a form that changes state, with its CSRF token checked. A session that ended sends the caller
 /// to log in again and come back to `back` (the page the form was on).
 pub async fn form_caller(
@@ -221,8 +262,26 @@ pub async fn form_caller(
     headers: &HeaderMap,
     form: &FormData,
     back: &str,
+    action: &str,
 ) -> Result<Caller, WebError> {
-    let (caller, csrf) = signed_in(state, headers, back).await?;
+    if !same_origin(headers) {
+        return Err(cross_site());
+    }
+    let (caller, csrf) = match signed_in(state, headers, back).await {
+        Err(WebError::Login { next }) => {
+            return Err(WebError::Relogin {
+                next,
+                action: action.to_string(),
+                fields: form
+                    .0
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "csrf")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            });
+        }
+        other => other?,
+    };
     if !identity::same_secret(form.get("csrf").unwrap_or(""), &csrf) {
         return Err(WebError::forbidden(
             "the form did not carry this session's security token (it is stale or came from another site); \
@@ -326,35 +385,50 @@ async fn home(State(state): State<ApiState>, headers: HeaderMap) -> WebResult {
     Ok(Redirect::to(to).into_response())
 }
 
-fn login_page(
-    status: StatusCode,
-    login: &str,
-    next: &str,
-    notice: Option<&str>,
-    error: Option<&str>,
-) -> Response {
+/// What the login page shows.
+#[derive(Debug, Default)]
+struct LoginView<'a> {
+    login: &'a str,
+    next: &'a str,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    /// A form to offer again after logging in: its action and its fields.
+    keep: Option<(&'a str, &'a [(String, String)])>,
+}
+
+/// The prefix of the fields that carry a kept form through the login form.
+const KEEP: &str = "keep:";
+
+fn login_page(status: StatusCode, v: &LoginView<'_>) -> Response {
     let mut body = String::new();
-    if let Some(n) = notice {
+    if let Some(n) = v.notice {
         body.push_str(&format!(r#"<p class="notice">{}</p>"#, e(n)));
     }
-    if let Some(err) = error {
+    if let Some(err) = v.error {
         body.push_str(&format!(
             r#"<p class="verdict no" role="alert" id="login-error">{}</p>"#,
             e(err)
         ));
     }
+    let mut kept = String::new();
+    if let Some((action, fields)) = v.keep {
+        kept.push_str(&hidden("keep_action", action));
+        for (k, val) in fields {
+            kept.push_str(&hidden(&format!("{KEEP}{k}"), val));
+        }
+    }
     body.push_str(&format!(
         r#"<form method="post" action="/app/login">
-{next}
+{next}{kept}
 <label for="login">Login</label>
 <input type="text" id="login" name="login" value="{login}" autocomplete="username" required autofocus{described}>
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required{described}>
 <p><button type="submit">Log in</button></p>
 </form>"#,
-        next = hidden("next", next),
-        login = e(login),
-        described = if error.is_some() {
+        next = hidden("next", v.next),
+        login = e(v.login),
+        described = if v.error.is_some() {
             r#" aria-describedby="login-error""#
         } else {
             ""
@@ -363,40 +437,88 @@ fn login_page(
     html_response(status, page("Log in", None, &body))
 }
 
+/// After logging in again: the kept form, under the new session, to send when the user says so.
+fn resend_page(action: &str, csrf: &str, fields: &[(String, String)]) -> Response {
+    let mut inner = hidden("csrf", csrf);
+    for (k, v) in fields {
+        inner.push_str(&hidden(k, v));
+    }
+    let body = format!(
+        r#"<p class="notice">You are logged in again. The form you filled in was not sent yet.</p>
+<form method="post" action="{action}">{inner}<button type="submit" id="resend">Send it now</button></form>
+<p><a href="/app/">Go to the start page instead</a></p>"#,
+        action = e(action),
+    );
+    html_response(StatusCode::OK, page("Send your form", None, &body))
+}
+
 async fn login_form(Query(q): Query<BTreeMap<String, String>>) -> Response {
     let next = safe_next(q.get("next").map(String::as_str));
     let notice = (next != "/app/").then_some("Log in to continue.");
-    login_page(StatusCode::OK, "", &next, notice, None)
+    login_page(
+        StatusCode::OK,
+        &LoginView {
+            next: &next,
+            notice,
+            ..LoginView::default()
+        },
+    )
 }
 
-async fn login(State(state): State<ApiState>, body: axum::body::Bytes) -> Response {
+async fn login(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !same_origin(&headers) {
+        return cross_site().into_response();
+    }
     let form = FormData::parse(&body);
     let login = form.get("login").unwrap_or("").trim().to_string();
     let next = safe_next(form.get("next"));
     let password = form.get("password").unwrap_or("").to_string();
+    let kept: Vec<(String, String)> = form
+        .0
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(KEEP)?.to_string(), v.clone())))
+        .collect();
+    let action = form
+        .get("keep_action")
+        .map(|a| safe_next(Some(a)))
+        .filter(|a| a != "/app/" && a != "/app/logout");
+    let keep = action.as_deref().map(|a| (a, kept.as_slice()));
+    let refused = |status: StatusCode, error: &str| {
+        login_page(
+            status,
+            &LoginView {
+                login: &login,
+                next: &next,
+                notice: None,
+                error: Some(error),
+                keep,
+            },
+        )
+    };
     match session::open_session(&state, &login, password).await {
-        Ok((secret, _, _)) => {
-            let mut res = Redirect::to(&next).into_response();
+        Ok((secret, session, _)) => {
+            let mut res = match &action {
+                Some(a) => resend_page(a, &session.csrf_token, &kept),
+                None => Redirect::to(&next).into_response(),
+            };
             match session::set_cookie(&mut res, &identity::set_cookie(&state, Some(&secret))) {
                 Ok(()) => res,
                 Err(e) => WebError::from(e).into_response(),
             }
         }
-        Err(ApiError::Throttled { retry_after_s }) => login_page(
+        Err(ApiError::Throttled { retry_after_s }) => refused(
             StatusCode::TOO_MANY_REQUESTS,
-            &login,
-            &next,
-            None,
-            Some(&format!(
+            &format!(
                 "Too many failed logins for this account: try again in {retry_after_s} seconds."
-            )),
+            ),
         ),
-        Err(ApiError::Unauthenticated(_) | ApiError::Field { .. }) => login_page(
+        Err(ApiError::Unauthenticated(_) | ApiError::Field { .. }) => refused(
             StatusCode::UNAUTHORIZED,
-            &login,
-            &next,
-            None,
-            Some("The login or the password is wrong, or the account is disabled."),
+            "The login or the password is wrong, or the account is disabled.",
         ),
         Err(e) => WebError::from(e).into_response(),
     }
@@ -408,8 +530,8 @@ async fn logout(
     body: axum::body::Bytes,
 ) -> WebResult {
     let form = FormData::parse(&body);
-    match form_caller(&state, &headers, &form, "/app/").await {
-        Ok(_) | Err(WebError::Login { .. }) => {}
+    match form_caller(&state, &headers, &form, "/app/", "/app/logout").await {
+        Ok(_) | Err(WebError::Login { .. } | WebError::Relogin { .. }) => {}
         Err(e) => return Err(e),
     }
     if let Some(secret) = identity::session_cookie(&headers) {

@@ -212,7 +212,7 @@ pub async fn survey(
     body: axum::body::Bytes,
 ) -> WebResult {
     let form = FormData::parse(&body);
-    let caller = form_caller(&state, &headers, &form, "/app/me").await?;
+    let caller = form_caller(&state, &headers, &form, "/app/me", "/app/me/survey").await?;
     let id = caller.subject().to_string();
     admit(
         &state,

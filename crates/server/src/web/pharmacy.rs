@@ -327,7 +327,14 @@ pub async fn confirm(
 ) -> WebResult {
     let here = format!("/app/pharmacy/{authorization}");
     let form = FormData::parse(&body);
-    let caller = form_caller(&state, &headers, &form, &here).await?;
+    let caller = form_caller(
+        &state,
+        &headers,
+        &form,
+        &here,
+        &format!("{here}/confirmation"),
+    )
+    .await?;
     admit(
         &state,
         &caller,
@@ -376,7 +383,7 @@ pub async fn dispense(
 ) -> WebResult {
     let here = format!("/app/pharmacy/{authorization}");
     let form = FormData::parse(&body);
-    let caller = form_caller(&state, &headers, &form, &here).await?;
+    let caller = form_caller(&state, &headers, &form, &here, &format!("{here}/dispense")).await?;
     admit(
         &state,
         &caller,
