@@ -99,32 +99,6 @@ async fn render(
         }
         (None, None) => body.push_str(r#"<p id="authorization">Your prescription is not authorized yet.</p>"#),
     }
-    body.push_str(r#"<h2>My next two weeks</h2><ol class="days">"#);
-    let cal = ahead(state, &f, 14)?;
-    let mut i = 0;
-    while i < cal.events.len() {
-        let d = cal.events[i].date;
-        let mut items = Vec::new();
-        while i < cal.events.len() && cal.events[i].date == d {
-            let text = plain(cal.events[i].kind);
-            if !items.contains(&text) {
-                items.push(text);
-            }
-            i += 1;
-        }
-        let label = if d == today {
-            format!("Today, {}", day(d))
-        } else {
-            day(d)
-        };
-        let _ = write!(
-            body,
-            r#"<li><span class="date">{}</span>{}</li>"#,
-            e(label),
-            e(items.join("; "))
-        );
-    }
-    body.push_str("</ol>");
     body.push_str("<h2>My survey</h2>");
     if !form.refused.is_empty() {
         body.push_str(r#"<div class="verdict no" role="alert"><p>Your answers mean you cannot receive lenalidomide now:</p><ul class="steps">"#);
@@ -181,6 +155,32 @@ async fn render(
         );
     }
     body.push_str(r#"<button type="submit" id="send-survey">Send my answers</button></form>"#);
+    body.push_str(r#"<h2>My next two weeks</h2><ol class="days">"#);
+    let cal = ahead(state, &f, 14)?;
+    let mut i = 0;
+    while i < cal.events.len() {
+        let d = cal.events[i].date;
+        let mut items = Vec::new();
+        while i < cal.events.len() && cal.events[i].date == d {
+            let text = plain(cal.events[i].kind);
+            if !items.contains(&text) {
+                items.push(text);
+            }
+            i += 1;
+        }
+        let label = if d == today {
+            format!("Today, {}", day(d))
+        } else {
+            day(d)
+        };
+        let _ = write!(
+            body,
+            r#"<li><span class="date">{}</span>{}</li>"#,
+            e(label),
+            e(items.join("; "))
+        );
+    }
+    body.push_str("</ol>");
     seen(state, caller, "web.me", patient).await?;
     let viewer = Viewer { caller, csrf };
     let status = if !form.missing.is_empty() {
