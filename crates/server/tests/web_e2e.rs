@@ -5,7 +5,9 @@
 //! prescriber opens a patient; a patient answers the survey on a phone-sized screen.
 //!
 //! Without chromium or chromedriver the browser test prints a NOTICE and passes, unless
-//! `LENAGUARD_BROWSER=required`. With `LENAGUARD_SCREENSHOTS=DIR` it saves screenshots of the main pages there.
+//! `LENAGUARD_BROWSER=required`. With `LENAGUARD_SCREENSHOTS=DIR` it saves screenshots of the main pages there;
+//! with `LENAGUARD_AXE` (the path of axe-core's `axe.min.js`) every page it visits is checked for WCAG 2 A/AA
+//! violations.
 
 mod common;
 
@@ -468,6 +470,7 @@ async fn browser_login(c: &Client, base: &str, login: &str) -> Result<()> {
         c.current_url().await?.path() == "/app/login",
         "not sent to the login page"
     );
+    accessibility(c, "the login page").await?;
     c.find(Locator::Id("login")).await?.send_keys(login).await?;
     c.find(Locator::Id("password"))
         .await?
@@ -477,6 +480,33 @@ async fn browser_login(c: &Client, base: &str, login: &str) -> Result<()> {
         .await?
         .click()
         .await?;
+    Ok(())
+}
+
+/// With `LENAGUARD_AXE` (the path of axe-core's `axe.min.js`, from npm): the page has no WCAG 2 A or AA
+/// violation that axe-core finds.
+async fn accessibility(c: &Client, what: &str) -> Result<()> {
+    let Some(path) = std::env::var_os("LENAGUARD_AXE") else {
+        return Ok(());
+    };
+    let source = std::fs::read_to_string(&path)
+        .with_context(|| format!("LENAGUARD_AXE={}", path.to_string_lossy()))?;
+    c.execute(&format!("{source}\nreturn typeof axe;"), vec![])
+        .await?;
+    let violations = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+               .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                 nodes: v.nodes.map(n => n.target.join(' '))}))))
+               .catch(e => done([{id: 'axe-error', help: String(e)}]));",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        violations.as_array().is_some_and(|v| v.is_empty()),
+        "accessibility of {what}: {violations:#}"
+    );
     Ok(())
 }
 
@@ -539,10 +569,12 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
             "{page}"
         );
         screenshot("pharmacist-dispense-check.png", &c.screenshot().await?)?;
+        accessibility(&c, "the dispense check").await?;
         // The checklist left unchecked: the error next to the field.
         c.find(Locator::Id("dispense")).await?.click().await?;
         let err = wait_for(&c, "checklist-error").await?.text().await?;
         ensure!(err.contains("counselling checklist"), "{err}");
+        accessibility(&c, "the dispense form with an error").await?;
         c.find(Locator::Id("checklist_completed"))
             .await?
             .click()
@@ -604,6 +636,7 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
             page.contains("Not allowed") && page.contains("may not see this authorization"),
             "{page}"
         );
+        accessibility(&c, "the refusal page").await?;
         Ok(())
     }
     .await;
@@ -615,6 +648,7 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
     let outcome = async {
         browser_login(&c, &s.base, "dr-a").await?;
         wait_path(&c, "/app/patients").await?;
+        accessibility(&c, "my patients").await?;
         c.find(Locator::LinkText(&own.patient))
             .await?
             .click()
@@ -625,6 +659,7 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
             ensure!(page.contains(part), "{part}: {page}");
         }
         screenshot("prescriber-patient.png", &c.screenshot().await?)?;
+        accessibility(&c, "the patient page").await?;
         Ok(())
     }
     .await;
@@ -644,6 +679,7 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
             "wider than the phone: {width}"
         );
         screenshot("patient-phone.png", &c.screenshot().await?)?;
+        accessibility(&c, "the patient page on a phone").await?;
         c.find(Locator::Id(
             "using_condom_with_partner_who_can_get_pregnant-yes",
         ))
@@ -658,6 +694,7 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
         c.find(Locator::Id("send-survey")).await?.click().await?;
         let err = wait_for(&c, "donating_blood-error").await?.text().await?;
         ensure!(err.contains("Answer this question"), "{err}");
+        accessibility(&c, "the survey with an error").await?;
         c.find(Locator::Id("donating_blood-no"))
             .await?
             .click()
