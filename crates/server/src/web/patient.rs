@@ -59,7 +59,7 @@ async fn render(
         body.push_str(r#"<p class="done" role="status" id="survey-done">Thank you: your answers were recorded.</p>"#);
     }
     body.push_str("<h2>My next test</h2>");
-    match next_test(state, &f, 60)? {
+    match next_test(state, &f, 60).await? {
         Some(d) if d == today => {
             body.push_str(r#"<p id="next-test">Your pregnancy test is <strong>today</strong>.</p>"#)
         }
@@ -162,7 +162,11 @@ async fn render(
         let d = cal.events[i].date;
         let mut items = Vec::new();
         while i < cal.events.len() && cal.events[i].date == d {
-            let text = plain(cal.events[i].kind);
+            let ev = &cal.events[i];
+            let text = match ev.kind {
+                EventKind::Deadline => ev.title.clone(),
+                kind => plain(kind).to_string(),
+            };
             if !items.contains(&text) {
                 items.push(text);
             }

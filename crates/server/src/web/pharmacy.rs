@@ -190,7 +190,9 @@ async fn render(
             days = d.days_supply
         );
     }
-    if check.dispensable {
+    if dispensed.is_some() {
+        body.push_str(r#"<p class="verdict no" id="verdict"><strong>ALREADY DISPENSED</strong>: one dispense per authorization; the prescriber obtains a new one for the next supply.</p>"#);
+    } else if check.dispensable {
         body.push_str(r#"<p class="verdict yes" id="verdict"><strong>YES</strong>: you may dispense against this authorization today.</p>"#);
     } else {
         let _ = write!(

@@ -43,16 +43,31 @@ pub fn ahead(state: &ApiState, f: &PatientFile, days: i64) -> Result<Calendar, A
     judged(calendar(&snap, &state.pack, today, today, to))
 }
 
-/// The next pregnancy test on the calendar, within `days` days.
-pub fn next_test(state: &ApiState, f: &PatientFile, days: i64) -> Result<Option<Date>, ApiError> {
+/// The day the next pregnancy test is due, within `days` days: a test the program is missing now (from the
+/// eligibility report, on the first day it may be done) or the next one on the calendar, whichever comes first.
+/// The calendar alone does not say it: a test due before the first prescription is on it only as a deadline.
+pub async fn next_test(
+    state: &ApiState,
+    f: &PatientFile,
+    days: i64,
+) -> Result<Option<Date>, ApiError> {
     if !f.patient.category.can_get_pregnant() {
         return Ok(None);
     }
-    Ok(ahead(state, f, days)?
+    let today = state.today();
+    let missing = eligibility_of(state, f, None)
+        .await?
+        .missing
+        .iter()
+        .filter(|m| m.code.starts_with("pregnancy_test.") && !m.final_stop)
+        .map(|m| m.earliest.map_or(today, |d| d.max(today)))
+        .min();
+    let planned = ahead(state, f, days)?
         .events
         .iter()
         .find(|ev| ev.kind == EventKind::PregnancyTest)
-        .map(|ev| ev.date))
+        .map(|ev| ev.date);
+    Ok(missing.into_iter().chain(planned).min())
 }
 
 /// The authorization not yet dispensed against that lasts longest, if any.
@@ -81,7 +96,8 @@ pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResul
     let mut table = String::new();
     for p in &rows {
         let f = file(&state, &p.id).await?;
-        let test = next_test(&state, &f, 35)?
+        let test = next_test(&state, &f, 35)
+            .await?
             .map(|d| e(day(d)))
             .unwrap_or_else(|| "—".into());
         let auth = match open_authorization(&f) {
@@ -190,7 +206,8 @@ pub async fn patient(
         cat = e(f.patient.category),
         reg = e(&assessment.regimen_name),
         status = e(status_name(f.patient.status)),
-        test = next_test(&state, &f, 35)?
+        test = next_test(&state, &f, 35)
+            .await?
             .map(|d| e(day(d)))
             .unwrap_or_else(|| "—".into()),
         auth = match open_authorization(&f) {
