@@ -20,6 +20,7 @@ pub mod jwks;
 mod prefetch;
 pub mod replay;
 mod service;
+pub mod web;
 
 pub use auth::{Client, load_clients};
 pub use devkey::{DEV_ISSUER, DevKey};
@@ -125,13 +126,17 @@ impl Application {
             .trim_end_matches('/')
             .to_string();
         let fhir = fhir_api::router(&settings, &base_url, replay.clone());
+        // One state for the REST API and the web app: the same store, access log writer and sessions.
         let rest = match (&settings.store, &settings.api) {
-            (Some(store), Some(api_settings)) => Some(api::router(api::ApiState::new(
-                store.clone(),
-                settings.pack.clone(),
-                settings.today,
-                api_settings.clone(),
-            ))),
+            (Some(store), Some(api_settings)) => {
+                let state = api::ApiState::new(
+                    store.clone(),
+                    settings.pack.clone(),
+                    settings.today,
+                    api_settings.clone(),
+                );
+                Some(api::router(state.clone()).merge(web::router(state)))
+            }
             _ => None,
         };
         let metrics = match settings.metrics_listen {

@@ -352,7 +352,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiQuery {
 }
 
 /// `application/x-www-form-urlencoded` pairs, percent-decoded.
-fn form_pairs(q: &str) -> Vec<(String, String)> {
+pub(crate) fn form_pairs(q: &str) -> Vec<(String, String)> {
     fn hex(b: u8) -> Option<u8> {
         (b as char).to_digit(16).map(|d| d as u8)
     }

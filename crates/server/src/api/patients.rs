@@ -109,7 +109,7 @@ pub async fn list(
     ))
 }
 
-async fn file(state: &ApiState, patient: &str) -> Result<PatientFile, ApiError> {
+pub async fn file(state: &ApiState, patient: &str) -> Result<PatientFile, ApiError> {
     state
         .store
         .patient_file(patient)
@@ -121,12 +121,12 @@ async fn file(state: &ApiState, patient: &str) -> Result<PatientFile, ApiError> 
 }
 
 /// The engine's view of a stored file. A stored file the engine cannot read is reported, never guessed around.
-fn snapshot(file: &PatientFile) -> Result<Snapshot, ApiError> {
+pub fn snapshot(file: &PatientFile) -> Result<Snapshot, ApiError> {
     engine::snapshot(file)
         .map_err(|e| ApiError::Conflict(format!("the stored records cannot be judged: {e}")))
 }
 
-fn judged<T>(r: Result<T, lenaguard_domain::InputError>) -> Result<T, ApiError> {
+pub fn judged<T>(r: Result<T, lenaguard_domain::InputError>) -> Result<T, ApiError> {
     r.map_err(|e| ApiError::Conflict(format!("the stored records cannot be judged: {e}")))
 }
 
@@ -270,16 +270,25 @@ pub async fn dispense_check(
     q: ApiQuery,
 ) -> Result<Json<DispenseCheck>, ApiError> {
     q.only(&[])?;
+    Ok(Json(check_dispense(&state, &authorization).await?))
+}
+
+/// May the pharmacy dispense against `authorization` today: every missing step, the authorization's own (used,
+/// lapsed) first. The caller's relation to the authorization is the caller's to check.
+pub async fn check_dispense(
+    state: &ApiState,
+    authorization: &str,
+) -> Result<DispenseCheck, ApiError> {
     let not_found = || ApiError::NotFound {
         what: "authorization",
-        id: authorization.clone(),
+        id: authorization.to_string(),
     };
     let rel = state
         .store
-        .authorization_relations(&authorization)
+        .authorization_relations(authorization)
         .await?
         .ok_or_else(not_found)?;
-    let f = file(&state, &rel.patient).await?;
+    let f = file(state, &rel.patient).await?;
     let auth = f
         .authorizations
         .iter()
@@ -287,7 +296,7 @@ pub async fn dispense_check(
         .cloned()
         .ok_or_else(not_found)?;
     let today = state.today();
-    let report = eligibility_of(&state, &f, Some(Stage::Dispense)).await?;
+    let report = eligibility_of(state, &f, Some(Stage::Dispense)).await?;
     let mut missing = Vec::new();
     if auth.status == AuthorizationStatus::Used {
         missing.push(Reason::new(
@@ -307,7 +316,7 @@ pub async fn dispense_check(
         ));
     }
     missing.extend(engine::missing_steps(&report, &[]));
-    Ok(Json(DispenseCheck {
+    Ok(DispenseCheck {
         authorization: auth.number,
         prescription: auth.prescription,
         patient: rel.patient,
@@ -316,5 +325,5 @@ pub async fn dispense_check(
         missing,
         valid_through: auth.valid_through,
         eligibility: report,
-    }))
+    })
 }

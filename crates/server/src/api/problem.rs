@@ -84,6 +84,11 @@ impl ApiError {
         }
     }
 
+    /// What went wrong, in the words of the problem document's `detail` (nothing internal).
+    pub fn detail(&self) -> String {
+        self.problem().detail
+    }
+
     fn problem(&self) -> Problem {
         let status = self.status();
         let mut p = Problem {

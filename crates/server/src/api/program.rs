@@ -94,18 +94,17 @@ pub struct DispenseBody {
 }
 
 /// The idempotency key of a command request, namespaced by the caller so that two accounts never share one.
-fn key(headers: &HeaderMap, caller: &Caller) -> Result<String, ApiError> {
-    let raw = headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str());
+fn key(raw: Option<&str>, caller: &Caller) -> Result<String, ApiError> {
     match raw {
-        Some(Ok(k)) if (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+        Some(k) if (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
             Ok(format!("{}:{k}", caller.login))
         }
-        Some(Ok(k)) => Err(ApiError::field(
+        Some(k) => Err(ApiError::field(
             "Idempotency-Key",
             k,
             "1 to 200 visible ASCII characters, new for each command",
         )),
-        _ => Err(ApiError::field(
+        None => Err(ApiError::field(
             "Idempotency-Key",
             "",
             "a header with a key new for each command (a retry sends the same key)",
@@ -121,13 +120,8 @@ pub async fn execute(
     headers: &HeaderMap,
     command: Command,
 ) -> Result<Json<CommandOutcome>, ApiError> {
-    let req = CommandRequest {
-        idempotency_key: key(headers, caller)?,
-        actor: caller.actor(),
-        on: state.today(),
-        command,
-    };
-    let out = state.workflow.execute(req).await?;
+    let raw = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok());
+    let out = run(state, caller, raw, command).await?;
     match &out.outcome {
         Outcome::Accepted { .. } => Ok(Json(out)),
         Outcome::Refused { reasons } => Err(ApiError::Refused {
@@ -135,6 +129,23 @@ pub async fn execute(
             reasons: reasons.clone(),
         }),
     }
+}
+
+/// Run one command for the caller with the idempotency key it sent (`None`: none sent), judged on the server's
+/// date: the outcome, accepted or refused. A retry with the same key answers the first outcome.
+pub async fn run(
+    state: &ApiState,
+    caller: &Caller,
+    idempotency_key: Option<&str>,
+    command: Command,
+) -> Result<CommandOutcome, ApiError> {
+    let req = CommandRequest {
+        idempotency_key: key(idempotency_key, caller)?,
+        actor: caller.actor(),
+        on: state.today(),
+        command,
+    };
+    Ok(state.workflow.execute(req).await?)
 }
 
 type Answer = Result<Json<CommandOutcome>, ApiError>;

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use lenaguard_storage::accounts::{AccountRole, secret_hash};
+use lenaguard_storage::accounts::{Account, AccountRole, Session, secret_hash};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -71,25 +71,29 @@ fn throttle_key(login: &str) -> String {
     format!("login:{login}")
 }
 
-pub async fn login(
-    State(state): State<ApiState>,
-    ApiJson(body): ApiJson<Login>,
-) -> Result<Response, ApiError> {
-    if body.login.is_empty() || body.login.len() > 64 {
+/// Check a login and password against the account and its throttle and open a session: the cookie's secret
+/// (given to the browser once), the stored session and the account. Shared by the API's login and the web
+/// app's login form, so both count the same failures and lock the same accounts.
+pub async fn open_session(
+    state: &ApiState,
+    login: &str,
+    password: String,
+) -> Result<(String, Session, Account), ApiError> {
+    if login.is_empty() || login.len() > 64 {
         return Err(ApiError::field(
             "login",
-            &body.login,
+            login,
             "an account's login (1 to 64 characters)",
         ));
     }
-    if body.password.is_empty() || body.password.chars().count() > MAX_PASSWORD {
+    if password.is_empty() || password.chars().count() > MAX_PASSWORD {
         return Err(ApiError::field(
             "password",
             "(not shown)",
             format!("1 to {MAX_PASSWORD} characters"),
         ));
     }
-    let key = throttle_key(&body.login);
+    let key = throttle_key(login);
     let now = identity::now_ms();
     let throttle = state.store.throttle(&key).await?;
     if let Some(until) = throttle.locked_until_ms.filter(|u| *u > now) {
@@ -97,12 +101,12 @@ pub async fn login(
             retry_after_s: ((until - now) as u64).div_ceil(1000),
         });
     }
-    let account = state.store.account(&body.login).await?;
+    let account = state.store.account(login).await?;
     let hash = account
         .as_ref()
         .filter(|a| !a.disabled)
         .and_then(|a| a.password_hash.clone());
-    let ok = identity::verify_password(body.password, hash).await?;
+    let ok = identity::verify_password(password, hash).await?;
     let Some(account) = account.filter(|_| ok) else {
         state
             .store
@@ -113,8 +117,16 @@ pub async fn login(
         ));
     };
     state.store.login_succeeded(&key).await?;
-    let (secret, session) = identity::new_session(&state, &account)?;
+    let (secret, session) = identity::new_session(state, &account)?;
     state.store.create_session(&session).await?;
+    Ok((secret, session, account))
+}
+
+pub async fn login(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    let (secret, session, account) = open_session(&state, &body.login, body.password).await?;
     let info = SessionInfo {
         login: account.login,
         role: account.role,
@@ -129,7 +141,8 @@ pub async fn login(
     Ok(res)
 }
 
-fn set_cookie(res: &mut Response, value: &str) -> Result<(), ApiError> {
+/// Give the response this `Set-Cookie` header, and keep it out of every cache.
+pub fn set_cookie(res: &mut Response, value: &str) -> Result<(), ApiError> {
     let v = HeaderValue::from_str(value).map_err(|e| ApiError::Internal(e.to_string()))?;
     res.headers_mut().insert(header::SET_COOKIE, v);
     res.headers_mut()

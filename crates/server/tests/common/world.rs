@@ -42,7 +42,7 @@ pub fn pack() -> Arc<RulePack> {
     Arc::new(RulePack::builtin().expect("the built-in pack loads"))
 }
 
-async fn run(wf: &Workflow, actor: &str, on: Date, body: serde_json::Value) -> Result<Answer> {
+pub async fn run(wf: &Workflow, actor: &str, on: Date, body: serde_json::Value) -> Result<Answer> {
     let command: Command =
         serde_json::from_value(body.clone()).with_context(|| format!("{body}"))?;
     let out = wf
@@ -59,7 +59,7 @@ async fn run(wf: &Workflow, actor: &str, on: Date, body: serde_json::Value) -> R
     }
 }
 
-fn day(n: i64) -> Date {
+pub fn day(n: i64) -> Date {
     use jiff::ToSpan;
     DAY.checked_add(n.days()).expect("in range")
 }

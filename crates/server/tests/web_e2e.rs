@@ -1,0 +1,718 @@
+//! The web app (`/app/...`) on SQLite: plain HTTP checks of its refusals (no session, a wrong CSRF token,
+//! another pharmacy's authorization, a page for another role) and of a form sent twice, then the pages in a real
+//! headless Chromium (Debian's `chromium` and `chromium-driver`) driven over WebDriver: a pharmacist confirms and
+//! dispenses, sees the reasons another authorization cannot be dispensed and is refused another pharmacy's; a
+//! prescriber opens a patient; a patient answers the survey on a phone-sized screen.
+//!
+//! Without chromium or chromedriver the browser test prints a NOTICE and passes, unless
+//! `LENAGUARD_BROWSER=required`. With `LENAGUARD_SCREENSHOTS=DIR` it saves screenshots of the main pages there;
+//! with `LENAGUARD_AXE` (the path of axe-core's `axe.min.js`) every page it visits is checked for WCAG 2 A/AA
+//! violations.
+
+mod common;
+
+use anyhow::{Context, Result, bail, ensure};
+use common::world::{self, DAY, PASSWORD, World, run};
+use lenaguard_server::api::ApiSettings;
+use lenaguard_storage::{Answer, Store, Workflow};
+use serde_json::json;
+use std::sync::Arc;
+
+/// A second patient of side A's prescriber, authorized at side A's pharmacy: its check says what is missing.
+async fn second_patient(store: Arc<dyn Store>) -> Result<String> {
+    let wf = Workflow::new(store, world::pack());
+    let (dr, patient, rx) = ("dr-a", "pat-a2", "rx-a2");
+    run(&wf, dr, world::day(-2), json!({"command": "enroll", "patient": patient, "identity": "clinic-a:MRN-a2", "sex": "male",
+        "birth_date": "1950-01-02", "category": "adult_male", "agreement_signed_on": world::day(-2), "prescriber": dr, "regimen": "mm_rd", "planned_start": world::day(1)})).await?;
+    for (code, value, unit) in [
+        ("anc", 2.5, "10*9/L"),
+        ("platelets", 180.0, "10*9/L"),
+        ("creatinine", 0.9, "mg/dL"),
+    ] {
+        run(&wf, dr, world::day(-1), json!({"command": "record_lab", "patient": patient, "lab": {"code": code, "value": value, "unit": unit, "date": world::day(-1)}})).await?;
+    }
+    run(&wf, dr, DAY, json!({"command": "write_prescription", "prescription": rx, "patient": patient, "date": DAY,
+        "schedule": {"dose_mg": 25, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 28},
+        "quantity": 21, "days_supply": 28, "pharmacy": "pharm-a"})).await?;
+    let Answer::Authorization { number, .. } = run(
+        &wf,
+        dr,
+        DAY,
+        json!({"command": "request_authorization", "prescription": rx}),
+    )
+    .await?
+    else {
+        bail!("not an authorization");
+    };
+    Ok(number)
+}
+
+struct Site {
+    store: Arc<dyn Store>,
+    world: World,
+    second: String,
+    base: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn site() -> Result<Site> {
+    let (store, dir) = lenaguard_tests_storage::sqlite().await?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = world::world(store.clone()).await?;
+    let second = second_patient(store.clone()).await?;
+    let (base, stop) = world::start(world::settings(store.clone(), ApiSettings::default())).await?;
+    Ok(Site {
+        store,
+        world: w,
+        second,
+        base,
+        _stop: stop,
+        _dir: dir,
+    })
+}
+
+/// The dispenses stored against `authorization`.
+async fn dispenses(store: &Arc<dyn Store>, patient: &str, authorization: &str) -> Result<usize> {
+    let f = store.patient_file(patient).await?.context("the patient")?;
+    Ok(f.dispenses
+        .iter()
+        .filter(|d| d.authorization == authorization)
+        .count())
+}
+
+// ---- Plain HTTP ----------------------------------------------------------------------------------------------
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Log in through the form: the `Cookie` header value for later requests.
+async fn form_login(base: &str, login: &str) -> Result<String> {
+    let res = http()
+        .post(format!("{base}/app/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "login={login}&password={}&next=%2Fapp%2F",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await?;
+    ensure!(res.status().as_u16() == 303, "login: {}", res.status());
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .context("a session cookie")?
+        .to_str()?;
+    Ok(cookie.split(';').next().unwrap_or("").to_string())
+}
+
+async fn get(base: &str, cookie: &str, path: &str) -> Result<(u16, String)> {
+    let res = http()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await?;
+    Ok((res.status().as_u16(), res.text().await?))
+}
+
+async fn post(
+    base: &str,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Result<(u16, String)> {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    let res = http()
+        .post(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.join("&"))
+        .send()
+        .await?;
+    Ok((res.status().as_u16(), res.text().await?))
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of the form field `name` in a page (the first one).
+fn field(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!(r#"name="{name}" value=""#))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_app_refuses_what_the_api_refuses() -> Result<()> {
+    let s = site().await?;
+    let own = s.world.own.clone();
+    // No session: to the login page, and back afterwards.
+    let res = http()
+        .get(format!("{}/app/pharmacy", s.base))
+        .send()
+        .await?;
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(
+        res.headers()["location"].to_str()?,
+        "/app/login?next=/app/pharmacy"
+    );
+    let res = http().get(format!("{}/", s.base)).send().await?;
+    assert_eq!(res.headers()["location"].to_str()?, "/app/");
+    // A wrong password is refused on the form, the login kept, the markup escaped.
+    let res = http()
+        .post(format!("{}/app/login", s.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("login=%3Cb%3Eph-a&password=nope")
+        .send()
+        .await?;
+    assert_eq!(res.status().as_u16(), 401);
+    let page = res.text().await?;
+    assert!(
+        page.contains("&lt;b&gt;ph-a") && !page.contains("<b>ph-a"),
+        "{page}"
+    );
+    // A login form sent from another site is refused.
+    let res = http()
+        .post(format!("{}/app/login", s.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "http://evil.example")
+        .body(format!(
+            "login=ph-a&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await?;
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(res.headers().get("set-cookie").is_none());
+    // The stylesheet is cached for long.
+    let css = http()
+        .get(format!(
+            "{}/app/static/style-{}.css",
+            s.base,
+            env!("CARGO_PKG_VERSION")
+        ))
+        .send()
+        .await?;
+    assert_eq!(css.status().as_u16(), 200);
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()?
+            .contains("immutable")
+    );
+
+    let ph = form_login(&s.base, "ph-a").await?;
+    // Another pharmacy's authorization: 403, with a page that says so.
+    let (status, page) = get(
+        &s.base,
+        &ph,
+        &format!("/app/pharmacy/{}", s.world.other.authorization),
+    )
+    .await?;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("may not see this authorization"), "{page}");
+    // A prescriber's page: not for a pharmacist.
+    let (status, _) = get(&s.base, &ph, &format!("/app/patients/{}", own.patient)).await?;
+    assert_eq!(status, 403);
+    let (status, _) = get(&s.base, &ph, "/app/me").await?;
+    assert_eq!(status, 403);
+
+    // The confirmation through the form, then the dispense form.
+    let here = format!("/app/pharmacy/{}", own.authorization);
+    let (status, page) = get(&s.base, &ph, &here).await?;
+    assert_eq!(status, 200, "{page}");
+    let csrf = field(&page, "csrf").context("csrf")?;
+    let key = field(&page, "key").context("key")?;
+    // Without the CSRF token, or with another one: refused, nothing written.
+    for token in ["", "forged"] {
+        let (status, page) = post(
+            &s.base,
+            &ph,
+            &format!("{here}/confirmation"),
+            &[("csrf", token), ("key", &key)],
+        )
+        .await?;
+        assert_eq!(status, 403, "{page}");
+    }
+    let (status, _) = post(
+        &s.base,
+        &ph,
+        &format!("{here}/confirmation"),
+        &[("csrf", &csrf), ("key", &key)],
+    )
+    .await?;
+    assert_eq!(status, 303);
+    let (_, page) = get(&s.base, &ph, &here).await?;
+    let confirmation = field(&page, "confirmation").context("the dispense form")?;
+    let key = field(&page, "key").context("key")?;
+    // The checklist unchecked: the error next to the field, nothing dispensed.
+    let (status, page) = post(
+        &s.base,
+        &ph,
+        &format!("{here}/dispense"),
+        &[
+            ("csrf", &csrf),
+            ("key", &key),
+            ("confirmation", &confirmation),
+        ],
+    )
+    .await?;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains(r#"id="checklist-error""#), "{page}");
+    assert_eq!(
+        dispenses(&s.store, &own.patient, &own.authorization).await?,
+        0
+    );
+    // Sent twice with the same key: dispensed once, both answered alike.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("key", key.as_str()),
+        ("confirmation", confirmation.as_str()),
+        ("checklist_completed", "yes"),
+        ("medication_guide_given", "yes"),
+    ];
+    for _ in 0..2 {
+        let (status, page) = post(&s.base, &ph, &format!("{here}/dispense"), &form).await?;
+        assert_eq!(status, 303, "{page}");
+    }
+    assert_eq!(
+        dispenses(&s.store, &own.patient, &own.authorization).await?,
+        1
+    );
+    // Every page shown about a patient is in the access log.
+    let rows = s.store.access_rows(0, 10_000).await?;
+    assert!(rows.iter().any(|r| r.event.action == "web.pharmacy.check"
+        && r.event.status == 200
+        && r.event.patient.as_deref() == Some(own.patient.as_str())));
+    assert!(
+        rows.iter()
+            .any(|r| r.event.action == "web.pharmacy.check" && r.event.status == 403)
+    );
+    // A patient sees only their own page.
+    let pat = form_login(&s.base, "pat-a").await?;
+    let (status, _) = get(&s.base, &pat, &format!("/app/patients/{}", own.patient)).await?;
+    assert_eq!(status, 403);
+    let (status, page) = get(&s.base, &pat, "/app/me").await?;
+    assert_eq!(status, 200, "{page}");
+    // The session ends while the survey is being filled in: the login page keeps the answers (not the CSRF
+    // token), and after logging in again they are offered to send under the new session.
+    let pat_csrf = field(&page, "csrf").context("csrf")?;
+    let pat_key = field(&page, "key").context("key")?;
+    let (status, _) = post(&s.base, &pat, "/app/logout", &[("csrf", &pat_csrf)]).await?;
+    assert_eq!(status, 303);
+    let answers = [
+        ("key", pat_key.as_str()),
+        ("using_condom_with_partner_who_can_get_pregnant", "yes"),
+        ("donating_sperm", "no"),
+        ("donating_blood", "no"),
+    ];
+    let mut sent = vec![("csrf", pat_csrf.as_str())];
+    sent.extend(answers);
+    let (status, page) = post(&s.base, &pat, "/app/me/survey", &sent).await?;
+    assert_eq!(status, 401, "{page}");
+    assert!(
+        page.contains(r#"name="keep:donating_blood" value="no""#),
+        "{page}"
+    );
+    assert!(!page.contains(&pat_csrf), "{page}");
+    let mut login = vec![
+        ("login", "pat-a"),
+        ("password", PASSWORD),
+        ("next", "/app/me"),
+        ("keep_action", "/app/me/survey"),
+    ];
+    let kept: Vec<(String, &str)> = answers
+        .iter()
+        .map(|(k, v)| (format!("keep:{k}"), *v))
+        .collect();
+    login.extend(kept.iter().map(|(k, v)| (k.as_str(), *v)));
+    let res = http()
+        .post(format!("{}/app/login", s.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            login
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&"),
+        )
+        .send()
+        .await?;
+    assert_eq!(res.status().as_u16(), 200);
+    let pat = res.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let page = res.text().await?;
+    assert!(page.contains(r#"action="/app/me/survey""#), "{page}");
+    let new_csrf = field(&page, "csrf").context("csrf")?;
+    assert_ne!(new_csrf, pat_csrf);
+    let mut resend = vec![("csrf", new_csrf.as_str())];
+    resend.extend(answers);
+    let (status, page) = post(&s.base, &pat, "/app/me/survey", &resend).await?;
+    assert_eq!(status, 303, "{page}");
+    // Logged out: the session is gone.
+    let (status, _) = post(&s.base, &ph, "/app/logout", &[("csrf", &csrf)]).await?;
+    assert_eq!(status, 303);
+    let (status, _) = get(&s.base, &ph, &here).await?;
+    assert_eq!(status, 303);
+    let _ = &s.second;
+    Ok(())
+}
+
+// ---- The browser ---------------------------------------------------------------------------------------------
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    url: String,
+    _child: tokio::process::Child,
+}
+
+async fn chromedriver(program: &std::path::Path) -> Result<Driver> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = tokio::process::Command::new(program)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(format!("{url}/status")).await
+            && r.status().is_success()
+        {
+            return Ok(Driver { url, _child: child });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bail!("chromedriver did not start on port {port}")
+}
+
+/// A fresh headless browser session (its own profile, so its own cookies); `phone` emulates a 390x844 screen.
+async fn browser(driver: &Driver, profile: &std::path::Path, phone: bool) -> Result<Client> {
+    let mut options = json!({
+        "binary": CHROMIUM,
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--hide-scrollbars", "--window-size=1280,900",
+            format!("--user-data-dir={}", profile.display()),
+        ],
+    });
+    if phone {
+        options["mobileEmulation"] = json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0, "mobile": true, "touch": true}});
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    Ok(ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await?)
+}
+
+/// The element, once it is there (after a navigation the page may still be loading).
+async fn wait_for(c: &Client, id: &str) -> Result<fantoccini::elements::Element> {
+    Ok(c.wait()
+        .at_most(std::time::Duration::from_secs(10))
+        .for_element(Locator::Id(id))
+        .await?)
+}
+
+/// Wait until the browser is on `path`.
+async fn wait_path(c: &Client, path: &str) -> Result<()> {
+    for _ in 0..100 {
+        if c.current_url().await?.path() == path {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bail!("not on {path}: {}", c.current_url().await?)
+}
+
+async fn text(c: &Client) -> Result<String> {
+    Ok(c.find(Locator::Css("body")).await?.text().await?)
+}
+
+async fn browser_login(c: &Client, base: &str, login: &str) -> Result<()> {
+    c.goto(&format!("{base}/app/")).await?;
+    ensure!(
+        c.current_url().await?.path() == "/app/login",
+        "not sent to the login page"
+    );
+    accessibility(c, "the login page").await?;
+    c.find(Locator::Id("login")).await?.send_keys(login).await?;
+    c.find(Locator::Id("password"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+/// With `LENAGUARD_AXE` (the path of axe-core's `axe.min.js`, from npm): the page has no WCAG 2 A or AA
+/// violation that axe-core finds.
+async fn accessibility(c: &Client, what: &str) -> Result<()> {
+    let Some(path) = std::env::var_os("LENAGUARD_AXE") else {
+        return Ok(());
+    };
+    let source = std::fs::read_to_string(&path)
+        .with_context(|| format!("LENAGUARD_AXE={}", path.to_string_lossy()))?;
+    c.execute(&format!("{source}\nreturn typeof axe;"), vec![])
+        .await?;
+    let violations = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+               .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                 nodes: v.nodes.map(n => n.target.join(' '))}))))
+               .catch(e => done([{id: 'axe-error', help: String(e)}]));",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        violations.as_array().is_some_and(|v| v.is_empty()),
+        "accessibility of {what}: {violations:#}"
+    );
+    Ok(())
+}
+
+fn screenshot(name: &str, png: &[u8]) -> Result<()> {
+    if let Some(dir) = std::env::var_os("LENAGUARD_SCREENSHOTS") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(name), png)?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
+    let required = std::env::var("LENAGUARD_BROWSER").as_deref() == Ok("required");
+    let driver_program = find_program("chromedriver");
+    let (Some(driver_program), true) = (driver_program, std::path::Path::new(CHROMIUM).is_file())
+    else {
+        if required {
+            bail!(
+                "LENAGUARD_BROWSER=required, but {CHROMIUM} or chromedriver is missing (apt-get install chromium chromium-driver)"
+            );
+        }
+        println!(
+            "NOTICE: {CHROMIUM} or chromedriver is missing: the browser test did not run (apt-get install chromium chromium-driver)"
+        );
+        return Ok(());
+    };
+    let s = site().await?;
+    let own = s.world.own.clone();
+    let driver = chromedriver(&driver_program).await?;
+    let profiles = tempfile::tempdir()?;
+
+    // The pharmacist: confirm, then dispense with the checklist.
+    let c = browser(&driver, &profiles.path().join("ph"), false).await?;
+    let outcome = async {
+        browser_login(&c, &s.base, "ph-a").await?;
+        wait_path(&c, "/app/pharmacy").await?;
+        let list = text(&c).await?;
+        ensure!(
+            list.contains(&own.authorization) && list.contains(&s.second),
+            "{list}"
+        );
+        ensure!(!list.contains(&s.world.other.authorization), "{list}");
+        c.find(Locator::LinkText(&own.authorization))
+            .await?
+            .click()
+            .await?;
+        wait_for(&c, "verdict").await?;
+        let page = text(&c).await?;
+        ensure!(page.contains("NOT YET"), "{page}");
+        c.find(Locator::Css("form[action$='/confirmation'] button"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&c, "done").await?;
+        let page = text(&c).await?;
+        ensure!(
+            page.contains("Confirmation obtained") && page.contains("YES"),
+            "{page}"
+        );
+        screenshot("pharmacist-dispense-check.png", &c.screenshot().await?)?;
+        accessibility(&c, "the dispense check").await?;
+        // The checklist left unchecked: the error next to the field.
+        c.find(Locator::Id("dispense")).await?.click().await?;
+        let err = wait_for(&c, "checklist-error").await?.text().await?;
+        ensure!(err.contains("counselling checklist"), "{err}");
+        accessibility(&c, "the dispense form with an error").await?;
+        c.find(Locator::Id("checklist_completed"))
+            .await?
+            .click()
+            .await?;
+        c.find(Locator::Id("medication_guide_given"))
+            .await?
+            .click()
+            .await?;
+        // The same form sent twice: once behind the browser's back (as if its answer were lost), then clicked.
+        let cookie = c
+            .get_all_cookies()
+            .await?
+            .into_iter()
+            .find(|k| k.name() == "lenaguard_session")
+            .map(|k| format!("lenaguard_session={}", k.value()))
+            .context("the session cookie")?;
+        let mut fields = Vec::new();
+        for name in ["csrf", "key", "confirmation"] {
+            let v = c
+                .find(Locator::Css(&format!("#dispense-form input[name={name}]")))
+                .await?
+                .attr("value")
+                .await?
+                .unwrap_or_default();
+            fields.push((name, v));
+        }
+        fields.push(("checklist_completed", "yes".into()));
+        fields.push(("medication_guide_given", "yes".into()));
+        let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let action = c
+            .find(Locator::Id("dispense-form"))
+            .await?
+            .attr("action")
+            .await?
+            .context("the form's action")?;
+        let (status, _) = post(&s.base, &cookie, &action, &f).await?;
+        ensure!(status == 303, "first submission: {status}");
+        c.find(Locator::Id("dispense")).await?.click().await?;
+        wait_for(&c, "done").await?;
+        let page = text(&c).await?;
+        ensure!(page.contains("Dispensed."), "{page}");
+        ensure!(
+            dispenses(&s.store, &own.patient, &own.authorization).await? == 1,
+            "dispensed more than once"
+        );
+        // Another authorization at this pharmacy, not dispensable: every missing step with its fix.
+        c.goto(&format!("{}/app/pharmacy/{}", s.base, s.second))
+            .await?;
+        let page = text(&c).await?;
+        ensure!(page.contains("NOT YET") && page.contains("Fix:"), "{page}");
+        // Another pharmacy's: refused, with a page saying so.
+        c.goto(&format!(
+            "{}/app/pharmacy/{}",
+            s.base, s.world.other.authorization
+        ))
+        .await?;
+        let page = text(&c).await?;
+        ensure!(
+            page.contains("Not allowed") && page.contains("may not see this authorization"),
+            "{page}"
+        );
+        accessibility(&c, "the refusal page").await?;
+        Ok(())
+    }
+    .await;
+    c.close().await?;
+    outcome?;
+
+    // The prescriber: my patients, then one patient's page.
+    let c = browser(&driver, &profiles.path().join("dr"), false).await?;
+    let outcome = async {
+        browser_login(&c, &s.base, "dr-a").await?;
+        wait_path(&c, "/app/patients").await?;
+        accessibility(&c, "my patients").await?;
+        c.find(Locator::LinkText(&own.patient))
+            .await?
+            .click()
+            .await?;
+        wait_for(&c, "eligibility").await?;
+        let page = text(&c).await?;
+        for part in ["REMS eligibility", "The next 28 days", "Today"] {
+            ensure!(page.contains(part), "{part}: {page}");
+        }
+        screenshot("prescriber-patient.png", &c.screenshot().await?)?;
+        accessibility(&c, "the patient page").await?;
+        Ok(())
+    }
+    .await;
+    c.close().await?;
+    outcome?;
+
+    // The patient, on a phone-sized screen: the page fits, and the survey is answered.
+    let c = browser(&driver, &profiles.path().join("pat"), true).await?;
+    let outcome = async {
+        browser_login(&c, &s.base, "pat-a").await?;
+        wait_path(&c, "/app/me").await?;
+        let width = c
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await?;
+        ensure!(
+            width.as_u64().is_some_and(|w| w <= 390),
+            "wider than the phone: {width}"
+        );
+        screenshot("patient-phone.png", &c.screenshot().await?)?;
+        accessibility(&c, "the patient page on a phone").await?;
+        c.find(Locator::Id(
+            "using_condom_with_partner_who_can_get_pregnant-yes",
+        ))
+        .await?
+        .click()
+        .await?;
+        c.find(Locator::Id("donating_sperm-no"))
+            .await?
+            .click()
+            .await?;
+        // One question left out: the error next to it.
+        c.find(Locator::Id("send-survey")).await?.click().await?;
+        let err = wait_for(&c, "donating_blood-error").await?.text().await?;
+        ensure!(err.contains("Answer this question"), "{err}");
+        accessibility(&c, "the survey with an error").await?;
+        c.find(Locator::Id("donating_blood-no"))
+            .await?
+            .click()
+            .await?;
+        c.find(Locator::Id("send-survey")).await?.click().await?;
+        let done = wait_for(&c, "survey-done").await?.text().await?;
+        ensure!(done.contains("recorded"), "{done}");
+        Ok(())
+    }
+    .await;
+    c.close().await?;
+    outcome?;
+    let f = s
+        .store
+        .patient_file(&own.patient)
+        .await?
+        .context("patient")?;
+    let surveys = serde_json::to_string(&f.records)?;
+    ensure!(surveys.contains("donating_blood"), "no survey stored");
+    Ok(())
+}
