@@ -132,7 +132,7 @@ pub async fn observe(State(timeout): State<Duration>, req: Request, next: Next) 
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     tracing::info!(
         request_id = %id,
         method = %method,
