@@ -322,13 +322,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// The caller, put in the request by the guard.
-pub fn caller(req_caller: Option<axum::Extension<Caller>>) -> Result<Caller, ApiError> {
-    req_caller
-        .map(|axum::Extension(c)| c)
-        .ok_or_else(|| ApiError::Internal("a guarded route ran without a caller".into()))
-}
-
 /// The query string, read strictly: a parameter the route does not know, a repeated one or a value that does
 /// not parse is a 400 naming it.
 #[derive(Debug, Default)]
