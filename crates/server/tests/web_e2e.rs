@@ -2,7 +2,8 @@
 //! another pharmacy's authorization, a page for another role) and of a form sent twice, then the pages in a real
 //! headless Chromium (Debian's `chromium` and `chromium-driver`) driven over WebDriver: a pharmacist confirms and
 //! dispenses, sees the reasons another authorization cannot be dispensed and is refused another pharmacy's; a
-//! prescriber opens a patient; a patient answers the survey on a phone-sized screen.
+//! prescriber opens a patient; program staff open the oversight page and search the audit trail; a patient
+//! answers the survey on a phone-sized screen.
 //!
 //! Without chromium or chromedriver the browser test prints a NOTICE and passes, unless
 //! `LENAGUARD_BROWSER=required`. With `LENAGUARD_SCREENSHOTS=DIR` it saves screenshots of the main pages there;
@@ -376,6 +377,112 @@ async fn the_web_app_refuses_what_the_api_refuses() -> Result<()> {
     Ok(())
 }
 
+/// The part of a page from the element with `id` to the next `<h2`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!(r#"id="{id}""#)).unwrap_or(html.len());
+    let rest = &html[start..];
+    let end = rest[1..].find("<h2").map_or(rest.len(), |i| i + 1);
+    &rest[..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn program_staff_see_tasks_the_audit_trail_and_overrides() -> Result<()> {
+    let s = site().await?;
+    let (own, other) = (s.world.own.patient.clone(), s.world.other.patient.clone());
+    // The sweep's tasks, and one written by hand (with markup in it, to be escaped).
+    lenaguard_storage::sweep::sweep(s.store.as_ref(), &world::pack(), DAY, 100, &mut |_, _| {})
+        .await?;
+    let hand = lenaguard_storage::sweep::Task {
+        patient: other.clone(),
+        kind: "window.authorization".into(),
+        state: "lapsed".into(),
+        due: world::day(-1),
+        act: "<b>call</b> the prescriber".into(),
+        rule: "rems.authorization.valid".into(),
+    };
+    s.store
+        .replace_tasks(
+            std::slice::from_ref(&other),
+            std::slice::from_ref(&hand),
+            DAY,
+        )
+        .await?;
+    let before = s.store.access_rows(0, 10_000).await?.len();
+
+    for login in ["st", "au"] {
+        let c = form_login(&s.base, login).await?;
+        // The start page sends these roles to the oversight page.
+        let res = http()
+            .get(format!("{}/app/", s.base))
+            .header("cookie", &c)
+            .send()
+            .await?;
+        assert_eq!(res.headers()["location"].to_str()?, "/app/staff");
+        let (status, page) = get(&s.base, &c, "/app/staff").await?;
+        assert_eq!(status, 200, "{page}");
+        let tasks = section(&page, "tasks");
+        assert!(tasks.contains(r#"id="task-count""#), "{tasks}");
+        assert!(
+            tasks.contains("&lt;b&gt;call&lt;/b&gt; the prescriber") && !tasks.contains("<b>call"),
+            "{tasks}"
+        );
+        // A link to the patient page, which these roles may open.
+        assert!(tasks.contains(&format!(r#"<a href="/app/patients/{other}">{other}</a>"#)));
+        let (status, _) = get(&s.base, &c, &format!("/app/patients/{other}")).await?;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(r#"id="chain""#) && page.contains("Chain intact"),
+            "{page}"
+        );
+        assert!(section(&page, "cds").contains("CDS overrides"));
+        // The whole trail names both patients; a search by patient only that one's events.
+        let audit = section(&page, "audit");
+        assert!(audit.contains(&own) && audit.contains(&other), "{audit}");
+        let (status, page) = get(&s.base, &c, &format!("/app/staff?patient={own}")).await?;
+        assert_eq!(status, 200, "{page}");
+        let audit = section(&page, "audit");
+        assert!(audit.contains("matching"), "{audit}");
+        assert!(audit.contains("<code>enroll</code>"), "{audit}");
+        assert!(audit.contains(&own) && !audit.contains(&other), "{audit}");
+        // By actor.
+        let (_, page) = get(&s.base, &c, "/app/staff?actor=dr-b").await?;
+        let audit = section(&page, "audit");
+        assert!(
+            audit.contains(&other) && !audit.contains(&format!(">{own}<")),
+            "{audit}"
+        );
+        // Nothing matches: no table, the search kept in the form (escaped).
+        let (_, page) = get(&s.base, &c, "/app/staff?actor=%3Cnobody%3E").await?;
+        let audit = section(&page, "audit");
+        assert!(
+            audit.contains("0 matching") && !audit.contains("audit-events"),
+            "{audit}"
+        );
+        assert!(audit.contains(r#"value="&lt;nobody&gt;""#), "{audit}");
+    }
+    // Not for a pharmacist, a prescriber or a patient; the refusals are in the access log too.
+    for login in ["ph-a", "dr-a", "pat-a"] {
+        let c = form_login(&s.base, login).await?;
+        let (status, page) = get(&s.base, &c, "/app/staff").await?;
+        assert_eq!(status, 403, "{login}: {page}");
+    }
+    let rows = s.store.access_rows(0, 10_000).await?;
+    let new = &rows[before..];
+    for login in ["st", "au"] {
+        assert!(new.iter().any(|r| r.event.action == "web.staff"
+            && r.event.login == login
+            && r.event.status == 200
+            && r.event.patient.as_deref() == Some(other.as_str())));
+    }
+    assert_eq!(
+        new.iter()
+            .filter(|r| r.event.action == "web.staff" && r.event.status == 403)
+            .count(),
+        3
+    );
+    Ok(())
+}
+
 // ---- The browser ---------------------------------------------------------------------------------------------
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -660,6 +767,42 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
         }
         screenshot("prescriber-patient.png", &c.screenshot().await?)?;
         accessibility(&c, "the patient page").await?;
+        Ok(())
+    }
+    .await;
+    c.close().await?;
+    outcome?;
+
+    // Program staff: the oversight page, then an audit search by patient.
+    let c = browser(&driver, &profiles.path().join("st"), false).await?;
+    let outcome = async {
+        browser_login(&c, &s.base, "st").await?;
+        wait_path(&c, "/app/staff").await?;
+        wait_for(&c, "chain").await?;
+        accessibility(&c, "the program oversight page").await?;
+        c.find(Locator::Id("patient"))
+            .await?
+            .send_keys(&own.patient)
+            .await?;
+        c.find(Locator::Css("form.search button"))
+            .await?
+            .click()
+            .await?;
+        // The same path again: wait for the search's answer rather than for the page.
+        let mut found = String::new();
+        for _ in 0..100 {
+            if let Ok(el) = c.find(Locator::Id("audit-count")).await
+                && let Ok(t) = el.text().await
+                && t.contains("matching")
+            {
+                found = t;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ensure!(found.contains("matching"), "no search answer");
+        wait_for(&c, "audit-events").await?;
+        accessibility(&c, "the audit search").await?;
         Ok(())
     }
     .await;

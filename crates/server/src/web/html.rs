@@ -54,7 +54,8 @@ fn nav(v: &Viewer<'_>) -> String {
         AccountRole::Pharmacist => &[("/app/pharmacy", "To dispense")],
         AccountRole::Prescriber => &[("/app/patients", "My patients")],
         AccountRole::Patient => &[("/app/me", "My treatment")],
-        _ => &[],
+        AccountRole::ProgramStaff | AccountRole::Auditor => &[("/app/staff", "Program oversight")],
+        AccountRole::Admin => &[],
     };
     for (href, label) in items {
         let _ = write!(links, r#"<a href="{}">{}</a>"#, e(href), e(label));

@@ -8,6 +8,7 @@ mod html;
 mod patient;
 mod pharmacy;
 mod prescriber;
+mod staff;
 
 use crate::api::identity::{self, Caller, Via};
 use crate::api::policy;
@@ -44,6 +45,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/app/patients", get(prescriber::list))
         .route("/app/patients/{patient}", get(prescriber::patient))
+        .route("/app/staff", get(staff::page_view))
         .route("/app/me", get(patient::me))
         .route("/app/me/survey", post(patient::survey))
         .with_state(state)
@@ -370,7 +372,8 @@ async fn home(State(state): State<ApiState>, headers: HeaderMap) -> WebResult {
         AccountRole::Pharmacist => "/app/pharmacy",
         AccountRole::Prescriber => "/app/patients",
         AccountRole::Patient => "/app/me",
-        _ => {
+        AccountRole::ProgramStaff | AccountRole::Auditor => "/app/staff",
+        AccountRole::Admin => {
             let viewer = Viewer {
                 caller: &caller,
                 csrf: &csrf,
