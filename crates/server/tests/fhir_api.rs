@@ -264,6 +264,25 @@ async fn reads_and_searches_every_type(s: &Server) {
     // Patient
     let p = s.get("/fhir/Patient/pt-1").await;
     assert_eq!(p.status, 200, "{}", p.json);
+    // The read is in the access log, as the EHR client's, with the patient it named.
+    let logged = s.store.access_rows(0, 100_000).await.unwrap();
+    let last = &logged.last().expect("an access row").event;
+    assert_eq!(
+        (
+            last.login.as_str(),
+            last.role,
+            last.action.as_str(),
+            last.patient.as_deref(),
+            last.status
+        ),
+        (
+            DEV_ISSUER,
+            lenaguard_storage::accounts::AccountRole::EhrClient,
+            "fhir.read.Patient",
+            Some("pt-1"),
+            200
+        )
+    );
     assert_eq!(p.json["gender"], "female");
     assert_eq!(p.json["birthDate"], "1991-04-02");
     assert_eq!(s.search("/fhir/Patient").await.len(), 3);

@@ -57,7 +57,7 @@ CREATE TABLE access_log (
     at_ms      BIGINT NOT NULL,
     login      TEXT NOT NULL,
     role       TEXT NOT NULL
-        CHECK (role IN ('prescriber', 'pharmacist', 'patient', 'program_staff', 'auditor', 'admin')),
+        CHECK (role IN ('prescriber', 'pharmacist', 'patient', 'program_staff', 'auditor', 'admin', 'ehr_client')),
     action     TEXT NOT NULL,
     patient    TEXT,
     status     INTEGER NOT NULL CHECK (status BETWEEN 100 AND 599),

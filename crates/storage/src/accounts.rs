@@ -34,16 +34,20 @@ pub enum AccountRole {
     ProgramStaff,
     Auditor,
     Admin,
+    /// An EHR system calling the FHIR API with its signed client token: never an account (clients are configured,
+    /// not created), but a reader of patient data whose reads are in the access log like everyone's.
+    EhrClient,
 }
 
 impl AccountRole {
-    pub const ALL: [AccountRole; 6] = [
+    pub const ALL: [AccountRole; 7] = [
         AccountRole::Prescriber,
         AccountRole::Pharmacist,
         AccountRole::Patient,
         AccountRole::ProgramStaff,
         AccountRole::Auditor,
         AccountRole::Admin,
+        AccountRole::EhrClient,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +58,7 @@ impl AccountRole {
             AccountRole::ProgramStaff => "program_staff",
             AccountRole::Auditor => "auditor",
             AccountRole::Admin => "admin",
+            AccountRole::EhrClient => "ehr_client",
         }
     }
 
@@ -69,7 +74,7 @@ impl AccountRole {
                 SubjectKind::User
             }
             AccountRole::Patient => SubjectKind::Patient,
-            AccountRole::Auditor | AccountRole::Admin => SubjectKind::None,
+            AccountRole::Auditor | AccountRole::Admin | AccountRole::EhrClient => SubjectKind::None,
         }
     }
 }

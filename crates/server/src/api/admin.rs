@@ -144,6 +144,13 @@ pub async fn checked_account(
             "1 to 64 letters, digits or ._@-",
         ));
     }
+    if role == AccountRole::EhrClient {
+        return Err(ApiError::field(
+            "role",
+            role.as_str(),
+            "prescriber, pharmacist, patient, program_staff, auditor or admin (EHR clients are configured in the clients file)",
+        ));
+    }
     let organisation = match (role.subject_kind(), subject.as_deref()) {
         (SubjectKind::None, None) => None,
         (SubjectKind::None, Some(s)) => {

@@ -80,7 +80,9 @@ pub fn scope(c: &Caller) -> Result<PatientScope, ApiError> {
         }
         AccountRole::Patient => PatientScope::Patient(subject()),
         AccountRole::ProgramStaff | AccountRole::Auditor => PatientScope::All,
-        AccountRole::Admin => return Err(ApiError::Forbidden("an admin sees no patient".into())),
+        AccountRole::Admin | AccountRole::EhrClient => {
+            return Err(ApiError::Forbidden("this role sees no patient here".into()));
+        }
     })
 }
 

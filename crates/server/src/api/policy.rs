@@ -24,7 +24,7 @@ pub fn may_see_patient(c: &Caller, r: &PatientRelations) -> bool {
             .is_some_and(|org| r.pharmacies.contains(org)),
         AccountRole::Patient => c.subject.as_deref() == Some(r.patient.as_str()),
         AccountRole::ProgramStaff | AccountRole::Auditor => true,
-        AccountRole::Admin => false,
+        AccountRole::Admin | AccountRole::EhrClient => false,
     }
 }
 
@@ -34,7 +34,7 @@ pub fn may_see_prescription(c: &Caller, r: &PrescriptionRelations) -> bool {
         AccountRole::Pharmacist => c.organisation.is_some() && c.organisation == r.pharmacy,
         AccountRole::Patient => c.subject.as_deref() == Some(r.patient.as_str()),
         AccountRole::ProgramStaff | AccountRole::Auditor => true,
-        AccountRole::Admin => false,
+        AccountRole::Admin | AccountRole::EhrClient => false,
     }
 }
 

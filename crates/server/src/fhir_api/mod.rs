@@ -197,12 +197,63 @@ async fn gather(
     })
 }
 
+/// Who asked for which patient's records, filled in as a read or search goes, for the access log.
+#[derive(Debug, Default)]
+struct Seen {
+    client: Option<String>,
+    patient: Option<String>,
+}
+
+/// Answer a read or search, after writing it to the access log (allowed or refused) once the client is known: an
+/// answer whose access cannot be logged is not sent.
+async fn logged(
+    state: &FhirState,
+    action: String,
+    seen: Seen,
+    result: Result<Response, FhirError>,
+) -> Response {
+    let response = respond(result);
+    let (Some(store), Some(client)) = (&state.store, seen.client) else {
+        return response;
+    };
+    let event = lenaguard_storage::accounts::AccessEvent {
+        at_ms: crate::api::identity::now_ms(),
+        login: client,
+        role: lenaguard_storage::accounts::AccountRole::EhrClient,
+        action,
+        patient: seen.patient,
+        status: response.status().as_u16(),
+        request_id: crate::api::problem::request_id().unwrap_or_default(),
+    };
+    match store.record_access(&[event]).await {
+        Ok(()) => response,
+        Err(e) => respond(Err(FhirError::Internal(format!("access log: {e}")))),
+    }
+}
+
+/// The resource type as the access log names it: what the caller asked for when it is a plausible type name.
+fn action_type(type_: &str) -> &str {
+    if (1..=40).contains(&type_.len()) && type_.bytes().all(|b| b.is_ascii_alphabetic()) {
+        type_
+    } else {
+        "unknown"
+    }
+}
+
 async fn read(
     State(state): State<Arc<FhirState>>,
     Path((type_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    respond(read_inner(&state, &type_, &id, &headers).await)
+    let mut seen = Seen::default();
+    let result = read_inner(&state, &type_, &id, &headers, &mut seen).await;
+    logged(
+        &state,
+        format!("fhir.read.{}", action_type(&type_)),
+        seen,
+        result,
+    )
+    .await
 }
 
 async fn read_inner(
@@ -210,8 +261,10 @@ async fn read_inner(
     type_: &str,
     id: &str,
     headers: &HeaderMap,
+    seen: &mut Seen,
 ) -> Result<Response, FhirError> {
-    let (_, scopes) = authenticate(state, headers).await?;
+    let (client, scopes) = authenticate(state, headers).await?;
+    seen.client = Some(client);
     let kind = kind(type_)?;
     require(&scopes, kind, 'r')?;
     let not_found = || FhirError::NotFound {
@@ -230,6 +283,7 @@ async fn read_inner(
             _ => return Err(not_found()),
         },
     };
+    seen.patient = patient.clone();
     gather(state, kind, patient.as_deref())
         .await?
         .into_iter()
@@ -245,7 +299,15 @@ async fn search(
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    respond(search_inner(&state, &type_, &headers, params, raw).await)
+    let mut seen = Seen::default();
+    let result = search_inner(&state, &type_, &headers, params, raw, &mut seen).await;
+    logged(
+        &state,
+        format!("fhir.search.{}", action_type(&type_)),
+        seen,
+        result,
+    )
+    .await
 }
 
 async fn search_inner(
@@ -254,8 +316,10 @@ async fn search_inner(
     headers: &HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
     raw: Option<String>,
+    seen: &mut Seen,
 ) -> Result<Response, FhirError> {
-    let (_, scopes) = authenticate(state, headers).await?;
+    let (client, scopes) = authenticate(state, headers).await?;
+    seen.client = Some(client);
     let kind = kind(type_)?;
     require(&scopes, kind, 's')?;
     let Query(params) = params.map_err(|e| {
@@ -266,6 +330,7 @@ async fn search_inner(
         )
     })?;
     let q = Search::parse(kind, &params, &state.fhir_base)?;
+    seen.patient = q.patient.clone();
     let (matched, total): (Vec<Built>, usize) = if kind == Kind::Patient {
         patients(state, &q).await?
     } else {

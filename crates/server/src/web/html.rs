@@ -55,7 +55,7 @@ fn nav(v: &Viewer<'_>) -> String {
         AccountRole::Prescriber => &[("/app/patients", "My patients")],
         AccountRole::Patient => &[("/app/me", "My treatment")],
         AccountRole::ProgramStaff | AccountRole::Auditor => &[("/app/staff", "Program oversight")],
-        AccountRole::Admin => &[],
+        AccountRole::Admin | AccountRole::EhrClient => &[],
     };
     for (href, label) in items {
         let _ = write!(links, r#"<a href="{}">{}</a>"#, e(href), e(label));
@@ -77,6 +77,7 @@ pub fn role_name(role: AccountRole) -> &'static str {
         AccountRole::ProgramStaff => "program staff",
         AccountRole::Auditor => "auditor",
         AccountRole::Admin => "administrator",
+        AccountRole::EhrClient => "EHR client",
     }
 }
 

@@ -373,7 +373,7 @@ async fn home(State(state): State<ApiState>, headers: HeaderMap) -> WebResult {
         AccountRole::Prescriber => "/app/patients",
         AccountRole::Patient => "/app/me",
         AccountRole::ProgramStaff | AccountRole::Auditor => "/app/staff",
-        AccountRole::Admin => {
+        AccountRole::Admin | AccountRole::EhrClient => {
             let viewer = Viewer {
                 caller: &caller,
                 csrf: &csrf,
