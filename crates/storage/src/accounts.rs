@@ -7,10 +7,10 @@
 //! Hashing passwords and deciding who may do what are the server's; this module holds the records and the pure
 //! rules a backend needs to store them (the throttle's backoff, the access log's chain).
 
+use crate::canonical::sha256_hex;
 use crate::error::StorageError;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// What an account may do is decided by its role and its relation to the patient (the server's access policy).
 #[derive(
@@ -158,11 +158,7 @@ pub struct ApiToken {
 /// SHA-256 (hex) of a secret: sessions and API tokens are high-entropy random values, so a fast hash is enough to
 /// make a stolen database useless for logging in, while a lookup stays one indexed read.
 pub fn secret_hash(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(&[secret.as_bytes()])
 }
 
 /// The login throttle: after `free_failures` failures in a row, each further failure locks the key for
@@ -278,13 +274,14 @@ pub fn access_hash(seq: i64, prev_hash: &str, event: &AccessEvent) -> String {
     let body = serde_json::to_value(event)
         .map(|v| crate::canonical::to_canonical(&v))
         .unwrap_or_default();
-    let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(b"\n");
-    h.update(seq.to_string().as_bytes());
-    h.update(b"\n");
-    h.update(body.as_bytes());
-    hex(&h.finalize())
+    let seq = seq.to_string();
+    sha256_hex(&[
+        prev_hash.as_bytes(),
+        b"\n",
+        seq.as_bytes(),
+        b"\n",
+        body.as_bytes(),
+    ])
 }
 
 /// Chain `events` after the row `(seq, hash)` (or the genesis): what a backend appends, under its chain lock.

@@ -126,11 +126,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
 
 /// Constant-time comparison of two secrets' texts.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
 /// The session cookie's secret, if the request carries one.
