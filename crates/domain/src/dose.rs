@@ -28,6 +28,11 @@ impl DoseMg {
         Err(InputError::invalid("dose_mg", mg, Self::ACCEPTED))
     }
 
+    /// Every capsule strength, highest first (what a prescription may be written in).
+    pub fn strengths() -> impl Iterator<Item = DoseMg> {
+        Self::STRENGTHS.into_iter().map(DoseMg)
+    }
+
     pub fn mg(self) -> f64 {
         f64::from(self.0) / 10.0
     }

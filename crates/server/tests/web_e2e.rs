@@ -483,6 +483,417 @@ async fn program_staff_see_tasks_the_audit_trail_and_overrides() -> Result<()> {
     Ok(())
 }
 
+/// The value of the field `name` inside the form whose id is `form`.
+fn form_field(html: &str, form: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!(r#"id="{form}""#))?;
+    let rest = &html[start..];
+    field(&rest[..rest.find("</form>")?], name)
+}
+
+/// Send a form of a page: its CSRF token and idempotency key from the page, then `fields`. The status and where
+/// it redirects to.
+async fn send_form(
+    base: &str,
+    cookie: &str,
+    page: &str,
+    form: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> Result<(u16, Option<String>, String)> {
+    let csrf = form_field(page, form, "csrf").with_context(|| format!("the token of {form}"))?;
+    let key = form_field(page, form, "key").with_context(|| format!("the key of {form}"))?;
+    let mut all = vec![("csrf", csrf.as_str()), ("key", key.as_str())];
+    all.extend_from_slice(fields);
+    let body: Vec<String> = all
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    let res = http()
+        .post(format!("{base}{action}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.join("&"))
+        .send()
+        .await?;
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok((status, location, res.text().await?))
+}
+
+/// The survey answers the program requires, as the form sends them.
+fn required_answers(
+    category: lenaguard_domain::program::RiskCategory,
+) -> Vec<(&'static str, &'static str)> {
+    lenaguard_storage::survey::questions(category)
+        .into_iter()
+        .map(|q| (q.id, if q.required { "yes" } else { "no" }))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prescriber_enrolls_records_and_requests_an_authorization_through_the_forms() -> Result<()>
+{
+    let s = site().await?;
+    let base = &s.base;
+    let dr = form_login(base, "dr-a").await?;
+    let (status, list) = get(base, &dr, "/app/patients").await?;
+    ensure!(
+        status == 200 && list.contains(r#"href="/app/patients/new""#),
+        "{list}"
+    );
+
+    // Enrollment: the form checked field by field; what was typed is kept and nothing is stored.
+    let (status, new) = get(base, &dr, "/app/patients/new").await?;
+    ensure!(status == 200, "{new}");
+    let pid = form_field(&new, "enroll-form", "patient").context("the new patient's id")?;
+    let category = "adult_female_can_get_pregnant";
+    let mut enrollment = vec![
+        ("patient", pid.as_str()),
+        ("identity", ""),
+        ("sex", "female"),
+        ("birth_date", "14/03/1990"),
+        ("category", category),
+        ("regimen", "mm_rd"),
+        ("guardian", ""),
+        ("nrp_reason", ""),
+        ("nrp_since", ""),
+    ];
+    let tomorrow = world::day(1).to_string();
+    enrollment.push(("planned_start", tomorrow.as_str()));
+    let forty_ago = world::day(-40).to_string();
+    enrollment.push(("agreement_signed_on", forty_ago.as_str()));
+    let (status, _, page) = send_form(
+        base,
+        &dr,
+        &new,
+        "enroll-form",
+        "/app/patients/new",
+        &enrollment,
+    )
+    .await?;
+    ensure!(status == 422, "{status}: {page}");
+    ensure!(page.contains(r#"id="enroll-identity-error""#), "{page}");
+    ensure!(
+        page.contains(r#"id="enroll-birth-date-error""#)
+            && page.contains("&quot;14/03/1990&quot; is not a date"),
+        "{page}"
+    );
+    ensure!(
+        page.contains(r#"aria-describedby="enroll-birth-date-error""#),
+        "{page}"
+    );
+    ensure!(
+        page.contains(&format!(r#"<option value="{category}" selected>"#)),
+        "{page}"
+    );
+    ensure!(
+        s.store.patient_file(&pid).await?.is_none(),
+        "nothing stored"
+    );
+
+    // Sent right, twice (as a double click would): one patient, and the same answer.
+    enrollment[1] = ("identity", "clinic-a:MRN-web-1");
+    enrollment[3] = ("birth_date", "1990-03-14");
+    for _ in 0..2 {
+        let (status, to, page) = send_form(
+            base,
+            &dr,
+            &new,
+            "enroll-form",
+            "/app/patients/new",
+            &enrollment,
+        )
+        .await?;
+        ensure!(status == 303, "{status}: {page}");
+        ensure!(
+            to == Some(format!("/app/patients/{pid}?done=enrolled")),
+            "{to:?}"
+        );
+    }
+    let enrolled = s.store.patient_file(&pid).await?.context("enrolled")?;
+    ensure!(
+        enrolled.patient.prescriber == "dr-a" && enrolled.patient.identity == "clinic-a:MRN-web-1"
+    );
+    let here = format!("/app/patients/{pid}");
+    let (status, page) = get(base, &dr, &format!("{here}?done=enrolled")).await?;
+    ensure!(status == 200 && page.contains(r#"id="done""#), "{page}");
+    ensure!(
+        page.contains("Not eligible yet")
+            && page.contains(r##"<a href="#pregnancy-test">Record it</a>"##),
+        "{page}"
+    );
+    for form in [
+        "contraception-form",
+        "pregnancy-test-form",
+        "lab-form",
+        "survey-form",
+        "prescription-form",
+    ] {
+        ensure!(page.contains(&format!(r#"id="{form}""#)), "{form}: {page}");
+    }
+
+    // A prescription before the tests and the survey: refused with every missing step, and not stored.
+    let rx = vec![
+        ("dose_mg", "25"),
+        ("frequency", "once_daily"),
+        ("first_day", "1"),
+        ("last_day", "21"),
+        ("cycle_days", "28"),
+        ("quantity", "21"),
+        ("days_supply", "28"),
+        ("pharmacy", "pharm-a"),
+    ];
+    let mut with_id = rx.clone();
+    let rx_id = form_field(&page, "prescription-form", "prescription").context("the rx id")?;
+    with_id.push(("prescription", rx_id.as_str()));
+    let (status, _, refused) = send_form(
+        base,
+        &dr,
+        &page,
+        "prescription-form",
+        &format!("{here}/prescription"),
+        &with_id,
+    )
+    .await?;
+    ensure!(status == 409, "{status}: {refused}");
+    let at = refused
+        .find(r#"id="prescription-refused""#)
+        .context("the refusal")?;
+    let block = &refused[at..at + refused[at..].find("</div>").context("its end")?];
+    ensure!(
+        block.contains("pregnancy test") && block.contains("survey"),
+        "{block}"
+    );
+    ensure!(
+        s.store
+            .patient_file(&pid)
+            .await?
+            .context("file")?
+            .prescriptions
+            .is_empty()
+    );
+
+    // A bad field of a record form: the error next to it.
+    let (status, _, bad) = send_form(
+        base,
+        &dr,
+        &page,
+        "lab-form",
+        &format!("{here}/lab"),
+        &[
+            ("code", "creatinine"),
+            ("value", "0.9"),
+            ("unit", "furlongs"),
+            ("date", "2026-11-25"),
+        ],
+    )
+    .await?;
+    ensure!(
+        status == 422 && bad.contains(r#"id="lab-unit-error""#) && bad.contains("mg/dL"),
+        "{status}: {bad}"
+    );
+
+    // Every step the program needs, each through its form.
+    let methods = &world::pack().program.contraception_methods.value;
+    let (m1, m2) = (
+        format!("method:{}", methods.highly_effective[0]),
+        format!("method:{}", methods.additional[0]),
+    );
+    let since = world::day(-35).to_string();
+    let (twelve, today) = (world::day(-12).to_string(), DAY.to_string());
+    let yesterday = world::day(-1).to_string();
+    let answers =
+        required_answers(lenaguard_domain::program::RiskCategory::AdultFemaleCanGetPregnant);
+    let steps: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "contraception",
+            vec![
+                ("start", since.as_str()),
+                ("end", ""),
+                (m1.as_str(), "yes"),
+                (m2.as_str(), "yes"),
+            ],
+        ),
+        (
+            "pregnancy-test",
+            vec![
+                ("date", twelve.as_str()),
+                ("specimen", "urine"),
+                ("sensitivity", "25"),
+                ("result", "negative"),
+                ("setting", "lab"),
+            ],
+        ),
+        (
+            "pregnancy-test",
+            vec![
+                ("date", today.as_str()),
+                ("specimen", "serum"),
+                ("sensitivity", "25"),
+                ("result", "negative"),
+                ("setting", "lab"),
+            ],
+        ),
+        ("survey", answers.clone()),
+        (
+            "lab",
+            vec![
+                ("code", "anc"),
+                ("value", "2.5"),
+                ("unit", "10*9/L"),
+                ("date", yesterday.as_str()),
+            ],
+        ),
+        (
+            "lab",
+            vec![
+                ("code", "platelets"),
+                ("value", "180"),
+                ("unit", "10*9/L"),
+                ("date", yesterday.as_str()),
+            ],
+        ),
+        (
+            "lab",
+            vec![
+                ("code", "creatinine"),
+                ("value", "0.9"),
+                ("unit", "mg/dL"),
+                ("date", yesterday.as_str()),
+            ],
+        ),
+    ];
+    for (what, fields) in &steps {
+        let (_, page) = get(base, &dr, &here).await?;
+        let (status, to, body) = send_form(
+            base,
+            &dr,
+            &page,
+            &format!("{what}-form"),
+            &format!("{here}/{what}"),
+            fields,
+        )
+        .await?;
+        ensure!(status == 303, "{what}: {status}: {body}");
+        ensure!(
+            to == Some(format!("{here}?done={what}#{what}")),
+            "{what}: {to:?}"
+        );
+    }
+
+    // The prescription, then its authorization.
+    let (_, page) = get(base, &dr, &here).await?;
+    ensure!(page.contains("Eligible</strong>"), "{page}");
+    let rx_id = form_field(&page, "prescription-form", "prescription").context("the rx id")?;
+    let mut with_id = rx.clone();
+    with_id.push(("prescription", rx_id.as_str()));
+    let (status, _, body) = send_form(
+        base,
+        &dr,
+        &page,
+        "prescription-form",
+        &format!("{here}/prescription"),
+        &with_id,
+    )
+    .await?;
+    ensure!(status == 303, "{status}: {body}");
+    let (_, page) = get(base, &dr, &here).await?;
+    let (status, to, body) = send_form(
+        base,
+        &dr,
+        &page,
+        &format!("authorize-form-{rx_id}"),
+        &format!("/app/prescriptions/{rx_id}/authorization"),
+        &[("prescription", rx_id.as_str())],
+    )
+    .await?;
+    ensure!(status == 303, "{status}: {body}");
+    let f = s.store.patient_file(&pid).await?.context("file")?;
+    let auth = f
+        .authorizations
+        .iter()
+        .find(|a| a.prescription == rx_id)
+        .context("an authorization")?;
+    ensure!(
+        to == Some(format!(
+            "{here}?done=authorized#authorization-{}",
+            auth.number
+        )),
+        "{to:?}"
+    );
+    let (_, page) = get(base, &dr, &format!("{here}?done=authorized")).await?;
+    ensure!(
+        page.contains(&auth.number) && page.contains("The authorization is obtained"),
+        "{page}"
+    );
+
+    // Refusals: a form for another prescriber's patient, another role, a form that does not exist.
+    let other = &s.world.other.patient;
+    let records = s
+        .store
+        .patient_file(other)
+        .await?
+        .context("other")?
+        .records
+        .len();
+    let (_, page) = get(base, &dr, &here).await?;
+    let (status, _, body) = send_form(
+        base,
+        &dr,
+        &page,
+        "lab-form",
+        &format!("/app/patients/{other}/lab"),
+        &[
+            ("code", "anc"),
+            ("value", "2"),
+            ("unit", "10*9/L"),
+            ("date", yesterday.as_str()),
+        ],
+    )
+    .await?;
+    ensure!(status == 403, "{status}: {body}");
+    let ph = form_login(base, "ph-a").await?;
+    let (_, ph_page) = get(base, &ph, "/app/pharmacy").await?;
+    let csrf = field(&ph_page, "csrf").context("csrf")?;
+    let (status, _) = post(
+        base,
+        &ph,
+        &format!("{here}/lab"),
+        &[
+            ("csrf", &csrf),
+            ("key", "k-ph"),
+            ("code", "anc"),
+            ("value", "2"),
+            ("unit", "10*9/L"),
+            ("date", &yesterday),
+        ],
+    )
+    .await?;
+    ensure!(status == 403, "a pharmacist records a lab: {status}");
+    let (status, _) = post(base, &dr, &format!("{here}/nonsense"), &[("csrf", &csrf)]).await?;
+    ensure!(status == 404, "an unknown form: {status}");
+    ensure!(
+        s.store
+            .patient_file(other)
+            .await?
+            .context("other")?
+            .records
+            .len()
+            == records
+    );
+    let f = s.store.patient_file(&pid).await?.context("file")?;
+    ensure!(
+        f.prescriptions.len() == 1,
+        "one prescription: {:?}",
+        f.prescriptions
+    );
+    Ok(())
+}
+
 // ---- The browser ---------------------------------------------------------------------------------------------
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -626,20 +1037,27 @@ fn screenshot(name: &str, png: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// chromedriver's path, when it and Debian's chromium are installed. Without them the browser tests print a
+/// NOTICE and pass, unless `LENAGUARD_BROWSER=required`.
+fn browser_tools() -> Result<Option<std::path::PathBuf>> {
+    let required = std::env::var("LENAGUARD_BROWSER").as_deref() == Ok("required");
+    match find_program("chromedriver") {
+        Some(p) if std::path::Path::new(CHROMIUM).is_file() => Ok(Some(p)),
+        _ if required => bail!(
+            "LENAGUARD_BROWSER=required, but {CHROMIUM} or chromedriver is missing (apt-get install chromium chromium-driver)"
+        ),
+        _ => {
+            println!(
+                "NOTICE: {CHROMIUM} or chromedriver is missing: the browser test did not run (apt-get install chromium chromium-driver)"
+            );
+            Ok(None)
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
-    let required = std::env::var("LENAGUARD_BROWSER").as_deref() == Ok("required");
-    let driver_program = find_program("chromedriver");
-    let (Some(driver_program), true) = (driver_program, std::path::Path::new(CHROMIUM).is_file())
-    else {
-        if required {
-            bail!(
-                "LENAGUARD_BROWSER=required, but {CHROMIUM} or chromedriver is missing (apt-get install chromium chromium-driver)"
-            );
-        }
-        println!(
-            "NOTICE: {CHROMIUM} or chromedriver is missing: the browser test did not run (apt-get install chromium chromium-driver)"
-        );
+    let Some(driver_program) = browser_tools()? else {
         return Ok(());
     };
     let s = site().await?;
@@ -858,4 +1276,193 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
     let surveys = serde_json::to_string(&f.records)?;
     ensure!(surveys.contains("donating_blood"), "no survey stored");
     Ok(())
+}
+
+/// Set a field's value as a date picker or a list would (their widgets differ between browsers and locales).
+async fn set(c: &Client, id: &str, value: &str) -> Result<()> {
+    c.execute(
+        "const el = document.getElementById(arguments[0]); if (!el) { return false; } el.value = arguments[1]; return el.value === arguments[1];",
+        vec![json!(id), json!(value)],
+    )
+    .await?
+    .as_bool()
+    .filter(|ok| *ok)
+    .with_context(|| format!("set {id} to {value}"))?;
+    Ok(())
+}
+
+/// Click `button` and wait until the page it leads to has `query` in its address.
+async fn submit(c: &Client, button: &str, query: &str) -> Result<()> {
+    c.find(Locator::Id(button)).await?.click().await?;
+    for _ in 0..100 {
+        if c.current_url()
+            .await?
+            .query()
+            .is_some_and(|q| q.contains(query))
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bail!("after {button}: not {query}: {}", text(c).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_enrollment_to_a_dispense_in_a_real_browser() -> Result<()> {
+    let Some(driver_program) = browser_tools()? else {
+        return Ok(());
+    };
+    let s = site().await?;
+    let driver = chromedriver(&driver_program).await?;
+    let profiles = tempfile::tempdir()?;
+    let methods = world::pack().program.contraception_methods.value.clone();
+    let answers =
+        required_answers(lenaguard_domain::program::RiskCategory::AdultFemaleCanGetPregnant);
+
+    // The prescriber enrolls a woman who can get pregnant, records every step and obtains the authorization.
+    let c = browser(&driver, &profiles.path().join("dr"), false).await?;
+    let prescriber = async {
+        browser_login(&c, &s.base, "dr-a").await?;
+        wait_path(&c, "/app/patients").await?;
+        c.find(Locator::Id("enroll-link")).await?.click().await?;
+        wait_for(&c, "enroll-form").await?;
+        accessibility(&c, "the enrollment form").await?;
+        let pid = c.find(Locator::Id("new-patient-id")).await?.text().await?;
+        c.find(Locator::Id("enroll-identity"))
+            .await?
+            .send_keys("clinic-a:MRN-browser-1")
+            .await?;
+        set(&c, "enroll-birth-date", "1991-05-02").await?;
+        set(&c, "enroll-category", "adult_female_can_get_pregnant").await?;
+        set(&c, "enroll-regimen", "mm_rd").await?;
+        set(
+            &c,
+            "enroll-agreement-signed-on",
+            &world::day(-40).to_string(),
+        )
+        .await?;
+        set(&c, "enroll-planned-start", &world::day(1).to_string()).await?;
+        screenshot("prescriber-enroll.png", &c.screenshot().await?)?;
+        submit(&c, "enroll", "done=enrolled").await?;
+        let page = text(&c).await?;
+        ensure!(page.contains("Not eligible yet"), "{page}");
+        accessibility(&c, "the patient page with its forms").await?;
+
+        set(&c, "contraception-start", &world::day(-35).to_string()).await?;
+        for m in [&methods.highly_effective[0], &methods.additional[0]] {
+            c.find(Locator::Id(&format!(
+                "contraception-method-{}",
+                m.replace('_', "-")
+            )))
+            .await?
+            .click()
+            .await?;
+        }
+        submit(&c, "record-contraception", "done=contraception").await?;
+        for (date, specimen) in [(world::day(-12), "urine"), (DAY, "serum")] {
+            set(&c, "pregnancy-test-date", &date.to_string()).await?;
+            set(&c, "pregnancy-test-specimen", specimen).await?;
+            c.find(Locator::Id("pregnancy-test-sensitivity"))
+                .await?
+                .send_keys("25")
+                .await?;
+            submit(&c, "record-pregnancy-test", "done=pregnancy-test").await?;
+        }
+        for (id, answer) in &answers {
+            c.find(Locator::Id(&format!(
+                "survey-{}-{answer}",
+                id.replace('_', "-")
+            )))
+            .await?
+            .click()
+            .await?;
+        }
+        submit(&c, "record-survey", "done=survey").await?;
+        for (code, value, unit) in [
+            ("anc", "2.5", "10*9/L"),
+            ("platelets", "180", "10*9/L"),
+            ("creatinine", "0.9", "mg/dL"),
+        ] {
+            set(&c, "lab-code", code).await?;
+            c.find(Locator::Id("lab-value"))
+                .await?
+                .send_keys(value)
+                .await?;
+            c.find(Locator::Id("lab-unit"))
+                .await?
+                .send_keys(unit)
+                .await?;
+            set(&c, "lab-date", &world::day(-1).to_string()).await?;
+            submit(&c, "record-lab", "done=lab").await?;
+        }
+        let page = text(&c).await?;
+        ensure!(page.contains("Eligible: nothing is missing"), "{page}");
+        set(&c, "prescription-pharmacy", "pharm-a").await?;
+        submit(&c, "write-prescription", "done=prescription").await?;
+        c.find(Locator::Css("form[id^='authorize-form-'] button"))
+            .await?
+            .click()
+            .await?;
+        for _ in 0..100 {
+            if c.current_url()
+                .await?
+                .query()
+                .is_some_and(|q| q.contains("done=authorized"))
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let number = wait_for_css(&c, ".authorization-number")
+            .await?
+            .text()
+            .await?;
+        screenshot("prescriber-authorized.png", &c.screenshot().await?)?;
+        accessibility(&c, "the patient page after the authorization").await?;
+        Ok::<_, anyhow::Error>((pid, number))
+    }
+    .await;
+    c.close().await?;
+    let (pid, number) = prescriber?;
+
+    // The pharmacist confirms and dispenses against it.
+    let c = browser(&driver, &profiles.path().join("ph"), false).await?;
+    let pharmacist = async {
+        browser_login(&c, &s.base, "ph-a").await?;
+        wait_path(&c, "/app/pharmacy").await?;
+        c.find(Locator::LinkText(&number)).await?.click().await?;
+        wait_for(&c, "verdict").await?;
+        c.find(Locator::Css("form[action$='/confirmation'] button"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&c, "confirmation").await?;
+        c.find(Locator::Id("checklist_completed"))
+            .await?
+            .click()
+            .await?;
+        c.find(Locator::Id("medication_guide_given"))
+            .await?
+            .click()
+            .await?;
+        submit(&c, "dispense", "done=dispensed").await?;
+        let page = text(&c).await?;
+        ensure!(page.contains("Dispensed"), "{page}");
+        Ok(())
+    }
+    .await;
+    c.close().await?;
+    pharmacist?;
+    ensure!(
+        dispenses(&s.store, &pid, &number).await? == 1,
+        "one dispense"
+    );
+    Ok(())
+}
+
+async fn wait_for_css(c: &Client, css: &str) -> Result<fantoccini::elements::Element> {
+    Ok(c.wait()
+        .at_most(std::time::Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await?)
 }

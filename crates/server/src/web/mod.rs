@@ -4,9 +4,11 @@
 //! is sent. Forms that change state carry the session's CSRF token and, for workflow commands, an idempotency key
 //! made when the form was rendered, so a form sent twice runs its command once.
 
+mod forms;
 mod html;
 mod patient;
 mod pharmacy;
+mod prescribe;
 mod prescriber;
 mod staff;
 
@@ -44,7 +46,16 @@ pub fn router(state: ApiState) -> Router {
             post(pharmacy::dispense),
         )
         .route("/app/patients", get(prescriber::list))
+        .route(
+            "/app/patients/new",
+            get(prescribe::new_patient).post(prescribe::enroll),
+        )
         .route("/app/patients/{patient}", get(prescriber::patient))
+        .route("/app/patients/{patient}/{form}", post(prescribe::record))
+        .route(
+            "/app/prescriptions/{prescription}/authorization",
+            post(prescribe::authorize),
+        )
         .route("/app/staff", get(staff::page_view))
         .route("/app/me", get(patient::me))
         .route("/app/me/survey", post(patient::survey))

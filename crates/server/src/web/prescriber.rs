@@ -1,13 +1,15 @@
 //! The prescriber's pages: my patients with their status at a glance, and one patient's regimen, today's action
 //! and why, REMS eligibility with every missing step, and the next 28 days.
 
+use super::forms::Posted;
 use super::html::{Viewer, day, e, page};
-use super::{WebResult, admit, html_response, only, seen, signed_in};
+use super::{WebResult, admit, html_response, only, prescribe, seen, signed_in};
 use crate::api::ApiState;
+use crate::api::identity::Caller;
 use crate::api::patients::{eligibility_of, file, judged, snapshot};
 use crate::api::problem::ApiError;
 use crate::api::routes::Object;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -18,6 +20,7 @@ use lenaguard_domain::snapshot::TreatmentStatus;
 use lenaguard_storage::PatientFile;
 use lenaguard_storage::accounts::{AccountRole, PatientScope};
 use lenaguard_storage::records::AuthorizationStatus;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 const READERS: &[AccountRole] = &[
@@ -116,7 +119,10 @@ pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResul
     for p in &rows {
         seen(&state, &caller, "web.patients.list", Some(p.id.clone())).await?;
     }
-    let body = if rows.is_empty() {
+    let mut body = String::from(
+        r#"<p><a class="button" href="/app/patients/new" id="enroll-link">Enroll a patient</a></p>"#,
+    );
+    body += &if rows.is_empty() {
         r#"<p class="notice">You have no enrolled patients.</p>"#.to_string()
     } else {
         format!(
@@ -181,32 +187,59 @@ pub fn calendar_table(cal: &Calendar) -> String {
 pub async fn patient(
     State(state): State<ApiState>,
     Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> WebResult {
     let (caller, csrf) = signed_in(&state, &headers, &format!("/app/patients/{id}")).await?;
-    let patient = admit(
+    render(
         &state,
         &caller,
+        &csrf,
+        &id,
+        q.get("done").map(String::as_str),
+        None,
+    )
+    .await
+}
+
+/// The patient page: the facts, today's action and why, REMS eligibility with every missing step (each linked to
+/// the form that records it), the next 28 days, and for the prescriber the prescriptions and the forms. `done`
+/// names a form just recorded; `posted` is a form sent back with its errors or the program's refusal.
+pub async fn render(
+    state: &ApiState,
+    caller: &Caller,
+    csrf: &str,
+    id: &str,
+    done: Option<&str>,
+    posted: Option<&Posted>,
+) -> WebResult {
+    let patient = admit(
+        state,
+        caller,
         READERS,
         "web.patients.read",
         Object::Patient,
-        &id,
+        id,
     )
     .await?;
-    let f = file(&state, &id).await?;
+    let f = file(state, id).await?;
     let snap = snapshot(&f)?;
     let today = state.today();
     let assessment = judged(assess(&snap, &state.pack, today))?;
-    let report = eligibility_of(&state, &f, None).await?;
-    let cal = ahead(&state, &f, 28)?;
+    let report = eligibility_of(state, &f, None).await?;
+    let cal = ahead(state, &f, 28)?;
+    let prescriber = caller.role == AccountRole::Prescriber;
     let mut body = String::new();
+    if let Some(notice) = done.and_then(prescribe::done_notice) {
+        body.push_str(&notice);
+    }
     let _ = write!(
         body,
         r#"<dl class="facts"><dt>Category</dt><dd>{cat}</dd><dt>Regimen</dt><dd>{reg}</dd><dt>Treatment</dt><dd>{status}</dd><dt>Next pregnancy test</dt><dd>{test}</dd><dt>Authorization</dt><dd>{auth}</dd></dl>"#,
         cat = e(f.patient.category),
         reg = e(&assessment.regimen_name),
         status = e(status_name(f.patient.status)),
-        test = next_test(&state, &f, 35)
+        test = next_test(state, &f, 35)
             .await?
             .map(|d| e(day(d)))
             .unwrap_or_else(|| "—".into()),
@@ -250,9 +283,13 @@ pub async fn patient(
         for m in &report.missing {
             let _ = write!(
                 body,
-                r#"<li><strong>{what}</strong><br><span class="fix">Fix: {fix}.</span>{from}{by}</li>"#,
+                r#"<li><strong>{what}</strong><br><span class="fix">Fix: {fix}.</span>{from}{by}{link}</li>"#,
                 what = e(&m.what),
                 fix = e(m.fix.trim_end_matches('.')),
+                link = match prescribe::fix_anchor(&m.code) {
+                    Some(a) if prescriber => format!(r##" <a href="#{a}">Record it</a>"##),
+                    _ => String::new(),
+                },
                 from = m
                     .earliest
                     .map(|d| format!(" From {}.", e(day(d))))
@@ -267,13 +304,18 @@ pub async fn patient(
     }
     body.push_str("<h2>The next 28 days</h2>");
     body.push_str(&calendar_table(&cal));
-    seen(&state, &caller, "web.patients.read", patient).await?;
-    let viewer = Viewer {
-        caller: &caller,
-        csrf: &csrf,
+    if prescriber {
+        body.push_str(&prescribe::sections(state, &f, &assessment.action, csrf, posted).await?);
+    }
+    seen(state, caller, "web.patients.read", patient).await?;
+    let viewer = Viewer { caller, csrf };
+    let status = match posted {
+        Some(p) if !p.errors.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
+        Some(p) if !p.refused.is_empty() => StatusCode::CONFLICT,
+        _ => StatusCode::OK,
     };
     Ok(html_response(
-        StatusCode::OK,
+        status,
         page(&format!("Patient {id}"), Some(&viewer), &body),
     ))
 }
