@@ -4,6 +4,7 @@
 //! is sent. Forms that change state carry the session's CSRF token and, for workflow commands, an idempotency key
 //! made when the form was rendered, so a form sent twice runs its command once.
 
+mod charts;
 mod html;
 mod patient;
 mod pharmacy;

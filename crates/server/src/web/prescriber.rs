@@ -242,6 +242,7 @@ pub async fn patient(
         }
         body.push_str("</ul>");
     }
+    body.push_str(&super::charts::lab_trends(&snap, &state.pack, today));
     body.push_str("<h2>REMS eligibility</h2>");
     if report.eligible {
         body.push_str(r#"<p class="verdict yes" id="eligibility"><strong>Eligible</strong>: nothing is missing.</p>"#);
