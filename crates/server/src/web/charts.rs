@@ -153,18 +153,37 @@ fn long_day(d: Date) -> String {
     d.strftime("%-d %b %Y").to_string()
 }
 
-/// The dates labelled on the x axis: every date when there are few, else five spread over the span.
-fn date_ticks(points: &[(Date, f64)]) -> Vec<Date> {
+/// Labels closer than this (in SVG units) would overlap.
+const MIN_TICK_GAP: f64 = 72.0;
+
+/// The dates labelled on the x axis: every date when there are few, else five spread over the span; a date too
+/// close to the one before it is left out (the last date always stays).
+fn date_ticks(points: &[(Date, f64)], f: &Frame) -> Vec<Date> {
     let mut dates: Vec<Date> = points.iter().map(|p| p.0).collect();
     dates.dedup();
-    if dates.len() <= 5 {
-        return dates;
+    if dates.len() > 5 {
+        let (first, last) = (dates[0], dates[dates.len() - 1]);
+        let span = i64::from((last - first).get_days());
+        dates = (0..5)
+            .filter_map(|i| first.checked_add(jiff::Span::new().days(span * i / 4)).ok())
+            .collect();
     }
-    let (first, last) = (dates[0], dates[dates.len() - 1]);
-    let span = i64::from((last - first).get_days());
-    (0..5)
-        .filter_map(|i| first.checked_add(jiff::Span::new().days(span * i / 4)).ok())
-        .collect()
+    let Some(&last) = dates.last() else {
+        return dates;
+    };
+    let mut kept: Vec<Date> = Vec::new();
+    for d in dates {
+        if kept.last().is_none_or(|k| f.x(d) - f.x(*k) >= MIN_TICK_GAP) {
+            kept.push(d);
+        }
+    }
+    if kept.last() != Some(&last) {
+        if kept.len() > 1 {
+            kept.pop();
+        }
+        kept.push(last);
+    }
+    kept
 }
 
 /// One chart as a figure: the SVG image, its notes and its values as a table.
@@ -235,7 +254,7 @@ pub fn render(c: &Chart) -> String {
         my = num((t + b) / 2.0),
         unit = e(&c.unit),
     );
-    let ticks = date_ticks(&c.points);
+    let ticks = date_ticks(&c.points, &f);
     for (i, d) in ticks.iter().enumerate() {
         let x = f.x(*d);
         let text = if i == 0 || i + 1 == ticks.len() {
@@ -701,6 +720,30 @@ mod tests {
         assert!(svg.contains(r#"<desc id="chart-t-desc">1 value from 1 Nov 2026"#));
         assert!(!svg.contains("style="), "the CSP allows no inline style");
         assert!(svg.contains("<details>") && svg.contains("<td>800</td>"));
+    }
+
+    #[test]
+    fn date_labels_do_not_overlap() {
+        let pts = vec![
+            (date(2026, 1, 1), 1.0),
+            (date(2026, 1, 2), 1.0),
+            (date(2026, 1, 29), 1.0),
+            (date(2026, 1, 30), 1.0),
+        ];
+        let f = Frame::new(&pts, &[]);
+        assert_eq!(
+            date_ticks(&pts, &f),
+            vec![date(2026, 1, 1), date(2026, 1, 30)]
+        );
+        let one = vec![(date(2026, 1, 1), 1.0), (date(2026, 1, 1), 2.0)];
+        assert_eq!(
+            date_ticks(&one, &Frame::new(&one, &[])),
+            vec![date(2026, 1, 1)]
+        );
+        let many: Vec<(Date, f64)> = (0..30)
+            .map(|i| (date(2026, 1, 1) + jiff::Span::new().days(i), 1.0))
+            .collect();
+        assert_eq!(date_ticks(&many, &Frame::new(&many, &[])).len(), 5);
     }
 
     #[test]
