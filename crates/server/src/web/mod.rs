@@ -5,8 +5,10 @@
 //! made when the form was rendered, so a form sent twice runs its command once.
 
 mod charts;
+mod handout;
 mod html;
 mod patient;
+mod pdf;
 mod pharmacy;
 mod prescriber;
 mod staff;
@@ -46,9 +48,14 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/app/patients", get(prescriber::list))
         .route("/app/patients/{patient}", get(prescriber::patient))
+        .route(
+            "/app/patients/{patient}/handout.pdf",
+            get(handout::of_patient),
+        )
         .route("/app/staff", get(staff::page_view))
         .route("/app/me", get(patient::me))
         .route("/app/me/survey", post(patient::survey))
+        .route("/app/me/handout.pdf", get(handout::mine))
         .with_state(state)
 }
 

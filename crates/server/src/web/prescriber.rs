@@ -268,6 +268,7 @@ pub async fn patient(
     }
     body.push_str("<h2>The next 28 days</h2>");
     body.push_str(&calendar_table(&cal));
+    body.push_str(&format!(r#"<p><a href="/app/patients/{}/handout.pdf" id="handout">The patient's handout to print (PDF)</a></p>"#, e(&id)));
     seen(&state, &caller, "web.patients.read", patient).await?;
     let viewer = Viewer {
         caller: &caller,
