@@ -278,6 +278,9 @@ async fn the_patient_prints_her_handout_with_what_the_pages_show() -> Result<()>
     assert!(rows.iter().any(|r| r.event.action == "web.me.handout"
         && r.event.status == 200
         && r.event.patient.as_deref() == Some(FRP)));
+    assert!(rows.iter().any(|r| r.event.action == "web.patients.handout"
+        && r.event.status == 403
+        && r.event.login == FRP));
     Ok(())
 }
 

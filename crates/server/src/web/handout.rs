@@ -330,12 +330,21 @@ pub fn handout(f: &PatientFile, pack: &RulePack, facts: &Facts) -> Vec<u8> {
                     "; not yet confirmed in the current text"
                 }
             ),
-            None => "Not sharing capsules: prescribing information and Lenalidomide REMS reference notes, §6 \"All patients\".".into(),
+            None => format!(
+                "Not sharing capsules: {}, label.md §6 \"All patients\" (not a rule of the pack).",
+                pack.sources
+                    .get("NOTES")
+                    .map_or("the label research notes", |d| d.document.as_str())
+            ),
         };
         if !cited.contains(&line) {
             cited.push(line);
         }
     }
+    cited.push(format!(
+        "Rule pack {} version {}; label version: {}.",
+        pack.meta.id, pack.meta.version, pack.meta.label_version
+    ));
     for line in &cited {
         doc.text(line, 8.5, false, 0.0);
         doc.gap(2.0);
