@@ -4,9 +4,12 @@
 //! is sent. Forms that change state carry the session's CSRF token and, for workflow commands, an idempotency key
 //! made when the form was rendered, so a form sent twice runs its command once.
 
+mod charts;
 mod forms;
+mod handout;
 mod html;
 mod patient;
+mod pdf;
 mod pharmacy;
 mod prescribe;
 mod prescriber;
@@ -51,6 +54,10 @@ pub fn router(state: ApiState) -> Router {
             get(prescribe::new_patient).post(prescribe::enroll),
         )
         .route("/app/patients/{patient}", get(prescriber::patient))
+        .route(
+            "/app/patients/{patient}/handout.pdf",
+            get(handout::of_patient),
+        )
         .route("/app/patients/{patient}/{form}", post(prescribe::record))
         .route(
             "/app/prescriptions/{prescription}/authorization",
@@ -59,6 +66,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/app/staff", get(staff::page_view))
         .route("/app/me", get(patient::me))
         .route("/app/me/survey", post(patient::survey))
+        .route("/app/me/handout.pdf", get(handout::mine))
         .with_state(state)
 }
 

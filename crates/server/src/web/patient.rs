@@ -30,7 +30,7 @@ struct SurveyForm {
     refused: Vec<Reason>,
 }
 
-fn plain(kind: EventKind) -> &'static str {
+pub fn plain(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Dose => "Take your lenalidomide",
         EventKind::Rest => "Rest day: no lenalidomide",
@@ -185,6 +185,9 @@ async fn render(
         );
     }
     body.push_str("</ol>");
+    body.push_str(
+        r#"<p><a href="/app/me/handout.pdf" id="handout">My handout to print (PDF)</a></p>"#,
+    );
     seen(state, caller, "web.me", patient).await?;
     let viewer = Viewer { caller, csrf };
     let status = if !form.missing.is_empty() {

@@ -275,6 +275,7 @@ pub async fn render(
         }
         body.push_str("</ul>");
     }
+    body.push_str(&super::charts::lab_trends(&snap, &state.pack, today));
     body.push_str("<h2>REMS eligibility</h2>");
     if report.eligible {
         body.push_str(r#"<p class="verdict yes" id="eligibility"><strong>Eligible</strong>: nothing is missing.</p>"#);
@@ -304,6 +305,10 @@ pub async fn render(
     }
     body.push_str("<h2>The next 28 days</h2>");
     body.push_str(&calendar_table(&cal));
+    body.push_str(&format!(
+        r#"<p><a href="/app/patients/{}/handout.pdf" id="handout">The patient's handout to print (PDF)</a></p>"#,
+        e(super::url_encode(id))
+    ));
     if prescriber {
         body.push_str(&prescribe::sections(state, &f, &assessment.action, csrf, posted).await?);
     }
