@@ -7,10 +7,12 @@ use crate::Failure;
 use crate::input::Context;
 use clap::Args;
 use lenaguard_server::api::ApiSettings;
+use lenaguard_server::web::smart::{CALLBACK_PATH, EhrConfig, SmartLaunch};
 use lenaguard_server::{Application, Client, Settings, load_clients};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
@@ -68,6 +70,16 @@ struct FileSettings {
     request_timeout_seconds: Option<u32>,
     body_limit_bytes: Option<usize>,
     log_format: Option<String>,
+    /// The EHRs the web app may be opened from (`[[smart.ehr]]`); only in the file, as it is a table.
+    smart: Option<SmartFile>,
+}
+
+/// The `[smart]` table: the SMART App Launch (EHR launch) of the web app.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmartFile {
+    #[serde(default)]
+    ehr: Vec<EhrConfig>,
 }
 
 /// The settings after flags, environment, file and defaults.
@@ -154,6 +166,27 @@ pub fn resolve(a: &ServeArgs) -> Result<Resolved, Failure> {
             "body_limit_bytes: {body_limit} is not accepted; expected 1024 to 67108864"
         )));
     }
+    let ehrs = file.smart.map(|s| s.ehr).unwrap_or_default();
+    let smart = if ehrs.is_empty() {
+        None
+    } else {
+        // The redirect URI is registered with each EHR, so it must be the stable public address.
+        let base = base_url.as_deref().ok_or_else(|| {
+            Failure::Input(
+                "smart: [[smart.ehr]] needs base_url (the public address the EHR sends the browser back to)"
+                    .into(),
+            )
+        })?;
+        let dir = a
+            .config
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .unwrap_or_else(|| std::path::Path::new("."));
+        let redirect = format!("{}{CALLBACK_PATH}", base.trim_end_matches('/'));
+        Some(Arc::new(
+            SmartLaunch::new(redirect, ehrs, dir).map_err(Failure::Input)?,
+        ))
+    };
     Ok(Resolved {
         listen: a
             .listen
@@ -171,6 +204,7 @@ pub fn resolve(a: &ServeArgs) -> Result<Resolved, Failure> {
             session_idle_ms: i64::from(idle) * 60_000,
             session_max_ms: i64::from(max) * 3_600_000,
             secure_cookies: a.secure_cookies.or(file.secure_cookies).unwrap_or(tls),
+            smart,
             ..ApiSettings::default()
         },
         timeout: Duration::from_secs(u64::from(timeout)),
