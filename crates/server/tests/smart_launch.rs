@@ -7,9 +7,10 @@
 //! Plain HTTP on SQLite and PostgreSQL: the happy path, then each refusal (unknown `iss` with nothing fetched,
 //! an EHR without S256, missing, wrong, reused and expired state, a refused code, no patient in context, a bad
 //! id_token, an unmapped user, a disabled or non-prescriber account, a patient not enrolled or another
-//! prescriber's). Then the launch in headless Chromium, with the EHR on another site (`localhost` against
-//! `127.0.0.1`), landing on the patient page; it prints a NOTICE and passes without chromium or chromedriver,
-//! unless `LENAGUARD_BROWSER=required`.
+//! prescriber's). Then the launch in headless Chromium, begun from a link on the EHR's chart page on another site
+//! (`localhost` against `127.0.0.1`), landing on the patient page: a plain redirect at the end would land on the
+//! login page there, as the session cookie is `SameSite=Strict`. It prints a NOTICE and passes without chromium or
+//! chromedriver, unless `LENAGUARD_BROWSER=required`.
 
 mod common;
 
@@ -268,6 +269,16 @@ async fn patient(
     Json(json!({"resourceType": "Patient", "id": id, "identifier": identifiers})).into_response()
 }
 
+/// The EHR's chart of a patient, with the link that opens Lenaguard (the launch, begun on the EHR's site).
+async fn chart(State(ehr): State<Arc<Ehr>>) -> Response {
+    let lenaguard = ehr.redirect_uri.trim_end_matches(CALLBACK_PATH);
+    let href = format!("{lenaguard}/app/launch?iss={}&launch=ok", enc(&ehr.base));
+    let html = format!(
+        r#"<!doctype html><title>Chart</title><a id="open-lenaguard" href="{href}">Lenaguard</a>"#
+    );
+    ([("content-type", "text/html; charset=utf-8")], html).into_response()
+}
+
 fn launches(base: &str) -> HashMap<&'static str, LaunchContext> {
     let ctx = |patient, user: &str, id_token| LaunchContext {
         patient,
@@ -357,6 +368,7 @@ async fn start_ehr(
         .route("/fhir/auth/token", post(token))
         .route("/fhir/auth/jwks", get(jwks))
         .route("/fhir/Patient/{id}", get(patient))
+        .route("/chart", get(chart))
         .with_state(ehr.clone());
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -903,13 +915,10 @@ async fn an_ehr_launch_in_a_real_browser_lands_on_the_patient_page() -> Result<(
         .connect(&driver)
         .await?;
     let outcome = async {
-        // The EHR opens the launch URL with its iss and a launch id.
-        c.goto(&format!(
-            "{}/app/launch?iss={}&launch=ok",
-            s.base,
-            enc(&s.ehr.base)
-        ))
-        .await?;
+        // The user opens Lenaguard from the EHR's chart: the launch URL with the EHR's iss and a launch id.
+        let chart = s.ehr.base.trim_end_matches("/fhir").to_string() + "/chart";
+        c.goto(&chart).await?;
+        c.find(Locator::Id("open-lenaguard")).await?.click().await?;
         let want = format!("/app/patients/{own}");
         let mut path = String::new();
         for _ in 0..100 {
