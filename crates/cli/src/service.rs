@@ -272,3 +272,69 @@ pub fn run(ctx: &Context, args: &ServeArgs, fixed_today: bool) -> Result<u8, Fai
     })?;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: &std::path::Path) -> ServeArgs {
+        ServeArgs {
+            config: Some(config.to_path_buf()),
+            listen: None,
+            database_url: None,
+            base_url: None,
+            metrics_listen: None,
+            clients: None,
+            secure_cookies: None,
+            session_idle_minutes: None,
+            session_max_hours: None,
+            request_timeout_seconds: None,
+            body_limit_bytes: None,
+            log_format: None,
+        }
+    }
+
+    fn input_error(r: Result<Resolved, Failure>) -> String {
+        match r {
+            Err(Failure::Input(m)) => m,
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    const EHR: &str = r#"
+[[smart.ehr]]
+iss = "https://ehr.example.org/fhir"
+client_id = "lenaguard"
+client_secret_file = "ehr-secret.txt"
+users = { "Practitioner/8734" = "dr-ada" }
+patient_identifiers = [{ system = "urn:oid:2.16.840.1.113883.19.5", identity_prefix = "clinic-1:" }]
+"#;
+
+    #[test]
+    fn smart_ehrs_come_from_the_config_file_with_their_secret_from_a_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = dir.path().join("lenaguard.toml");
+        std::fs::write(dir.path().join("ehr-secret.txt"), "s3cret-value\n").expect("secret");
+        std::fs::write(
+            &config,
+            format!("base_url = \"https://lenaguard.example.org\"\n{EHR}"),
+        )
+        .expect("config");
+        let r = resolve(&args(&config)).expect("resolves");
+        let smart = r.api.smart.as_ref().expect("smart is configured");
+        let shown = format!("{smart:?} {:?}", r.api);
+        assert!(shown.contains("https://ehr.example.org/fhir"), "{shown}");
+        assert!(!shown.contains("s3cret"), "the secret is shown: {shown}");
+
+        // The redirect URI is made from base_url, so without it there is no launch.
+        std::fs::write(&config, EHR).expect("config");
+        assert!(input_error(resolve(&args(&config))).contains("needs base_url"));
+        // An unknown key is refused, as everywhere in the file.
+        std::fs::write(
+            &config,
+            format!("base_url = \"https://lenaguard.example.org\"\n{EHR}client_sekret = \"x\"\n"),
+        )
+        .expect("config");
+        assert!(input_error(resolve(&args(&config))).contains("client_sekret"));
+    }
+}
