@@ -38,6 +38,8 @@ use std::sync::{Arc, Mutex};
 const CLIENT_ID: &str = "lenaguard-test";
 const MRN: &str = "urn:oid:2.16.840.1.113883.19.5";
 const MRN_B: &str = "urn:oid:2.16.840.1.113883.19.6";
+/// With characters that must be form-urlencoded in HTTP Basic.
+const CLIENT_SECRET: &str = "s3cret:with/+ and %";
 
 // ---- The EHR -------------------------------------------------------------------------------------------------
 
@@ -72,6 +74,8 @@ struct Ehr {
     base: String,
     redirect_uri: String,
     s256: bool,
+    /// A confidential client's secret, required with HTTP Basic at the token endpoint.
+    secret: Option<String>,
     key: KeyPair,
     forger: KeyPair,
     launches: HashMap<&'static str, LaunchContext>,
@@ -198,7 +202,30 @@ async fn authorize(
     Redirect::to(to.as_str()).into_response()
 }
 
-async fn token(State(ehr): State<Arc<Ehr>>, body: String) -> Response {
+/// RFC 6749 §2.3.1: HTTP Basic with the form-urlencoded client id and secret.
+fn basic_client(headers: &HeaderMap) -> Option<(String, String)> {
+    let b = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).ok()?).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| -> String {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Some((decode(id), decode(secret)))
+}
+
+async fn token(State(ehr): State<Arc<Ehr>>, headers: HeaderMap, body: String) -> Response {
+    if let Some(secret) = &ehr.secret
+        && basic_client(&headers) != Some((CLIENT_ID.to_string(), secret.clone()))
+    {
+        return oauth_error("invalid_client");
+    }
     let f: BTreeMap<String, String> = form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -348,6 +375,7 @@ async fn start_ehr(
     host: &str,
     redirect_uri: &str,
     s256: bool,
+    secret: Option<&str>,
 ) -> Result<(Arc<Ehr>, tokio::sync::oneshot::Sender<()>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{host}:{}/fhir", listener.local_addr()?.port());
@@ -356,6 +384,7 @@ async fn start_ehr(
         base,
         redirect_uri: redirect_uri.to_string(),
         s256,
+        secret: secret.map(str::to_string),
         key: KeyPair::generate(KeySize::Rsa2048).context("RSA key")?,
         forger: KeyPair::generate(KeySize::Rsa2048).context("RSA key")?,
         codes: Mutex::new(HashMap::new()),
@@ -390,9 +419,12 @@ struct Site {
     plain_ehr: Arc<Ehr>,
     /// Not configured: a launch naming it must not make Lenaguard fetch anything from it.
     rogue: Arc<Ehr>,
+    /// Configured as a confidential client, with its secret in a file.
+    confidential: Arc<Ehr>,
     store: Arc<dyn Store>,
     world: World,
     _stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    _secrets: tempfile::TempDir,
 }
 
 fn ehr_config(iss: &str) -> EhrConfig {
@@ -445,13 +477,26 @@ async fn site(store: Arc<dyn Store>, ehr_host: &str) -> Result<Site> {
         .port();
     let base = format!("http://127.0.0.1:{port}");
     let redirect = format!("{base}{CALLBACK_PATH}");
-    let (ehr, stop1) = start_ehr(ehr_host, &redirect, true).await?;
-    let (plain_ehr, stop2) = start_ehr("127.0.0.1", &redirect, false).await?;
-    let (rogue, stop3) = start_ehr("127.0.0.1", &redirect, true).await?;
+    let (ehr, stop1) = start_ehr(ehr_host, &redirect, true, None).await?;
+    let (plain_ehr, stop2) = start_ehr("127.0.0.1", &redirect, false, None).await?;
+    let (rogue, stop3) = start_ehr("127.0.0.1", &redirect, true, None).await?;
+    let (confidential, stop5) =
+        start_ehr("127.0.0.1", &redirect, true, Some(CLIENT_SECRET)).await?;
+    let secrets = tempfile::tempdir()?;
+    std::fs::write(
+        secrets.path().join("ehr-secret.txt"),
+        format!("{CLIENT_SECRET}\n"),
+    )?;
+    let mut with_secret = ehr_config(&confidential.base);
+    with_secret.client_secret_file = Some("ehr-secret.txt".into());
     let smart = SmartLaunch::new(
         redirect,
-        vec![ehr_config(&ehr.base), ehr_config(&plain_ehr.base)],
-        std::path::Path::new("."),
+        vec![
+            ehr_config(&ehr.base),
+            ehr_config(&plain_ehr.base),
+            with_secret,
+        ],
+        secrets.path(),
     )
     .map_err(anyhow::Error::msg)?;
     let api = ApiSettings {
@@ -467,9 +512,11 @@ async fn site(store: Arc<dyn Store>, ehr_host: &str) -> Result<Site> {
         ehr,
         plain_ehr,
         rogue,
+        confidential,
         store,
         world,
-        _stops: vec![stop1, stop2, stop3, stop4],
+        _stops: vec![stop1, stop2, stop3, stop4, stop5],
+        _secrets: secrets,
     })
 }
 
@@ -502,22 +549,29 @@ fn set_cookies(res: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-/// The `name=value` of the cookie `name` that a response sets (not one it removes).
-fn cookie_named(cookies: &[String], name: &str) -> Option<String> {
+/// The `name=value` of a cookie whose name begins with `prefix` that a response sets (not one it removes).
+fn cookie_named(cookies: &[String], prefix: &str) -> Option<String> {
     cookies
         .iter()
         .map(|c| c.split(';').next().unwrap_or(""))
-        .find(|c| c.starts_with(&format!("{name}=")) && c.len() > name.len() + 1)
+        .find(|c| {
+            c.split_once('=')
+                .is_some_and(|(k, v)| k.starts_with(prefix) && !v.is_empty())
+        })
         .map(str::to_string)
 }
 
 /// The launch up to the EHR's answer: the launch cookie and the callback URL the EHR sends the browser to.
 async fn to_callback(s: &Site, launch: &str) -> Result<(String, String)> {
+    to_callback_at(s, &s.ehr, launch).await
+}
+
+async fn to_callback_at(s: &Site, ehr: &Ehr, launch: &str) -> Result<(String, String)> {
     let res = http()
         .get(format!(
             "{}/app/launch?iss={}&launch={launch}",
             s.base,
-            enc(&s.ehr.base)
+            enc(&ehr.base)
         ))
         .send()
         .await?;
@@ -525,7 +579,7 @@ async fn to_callback(s: &Site, launch: &str) -> Result<(String, String)> {
     let cookie = cookie_named(&set_cookies(&res), "lenaguard_launch").context("launch cookie")?;
     let authorize = location(&res)?;
     ensure!(
-        authorize.starts_with(&format!("{}/auth/authorize?", s.ehr.base)),
+        authorize.starts_with(&format!("{}/auth/authorize?", ehr.base)),
         "{authorize}"
     );
     let res = http().get(&authorize).send().await?;
@@ -582,9 +636,9 @@ fn refused(o: &Outcome, status: u16, why: &str) -> Result<()> {
         "a refused launch opened a session"
     );
     ensure!(
-        o.cookies
-            .iter()
-            .any(|c| c.starts_with("lenaguard_launch=;") && c.contains("Max-Age=0")),
+        o.cookies.iter().any(|c| c.starts_with("lenaguard_launch_")
+            && c.contains("=;")
+            && c.contains("Max-Age=0")),
         "the launch cookie was not removed: {:?}",
         o.cookies
     );
@@ -597,8 +651,7 @@ async fn launches_open_the_page_and_refuse_the_rest(store: Arc<dyn Store>) -> Re
 
     // The happy path: a session for dr-a, and on to the patient page.
     let (cookie, url) = to_callback(&s, "ok").await?;
-    let launch_attrs = cookie.clone();
-    ensure!(launch_attrs.starts_with("lenaguard_launch="));
+    ensure!(cookie.starts_with("lenaguard_launch_"), "{cookie}");
     let o = callback(&url, Some(&cookie)).await?;
     ensure!(o.status == 200, "{}: {}", o.status, o.body);
     let to = format!("/app/patients/{own}");
@@ -619,6 +672,10 @@ async fn launches_open_the_page_and_refuse_the_rest(store: Arc<dyn Store>) -> Re
         403,
         "this launch was already used",
     )?;
+    // A confidential client sends its secret to the token endpoint (the EHR refuses the code without it).
+    let (cookie, url) = to_callback_at(&s, &s.confidential, "ok").await?;
+    let o = callback(&url, Some(&cookie)).await?;
+    ensure!(o.status == 200, "{}: {}", o.status, o.body);
 
     // Nothing is fetched from an EHR that is not configured, however it is spelt.
     for iss in [
@@ -662,9 +719,19 @@ async fn launches_open_the_page_and_refuse_the_rest(store: Arc<dyn Store>) -> Re
     // The state: no cookie, another launch's state, an expired launch.
     let (cookie, url) = to_callback(&s, "ok").await?;
     refused(&callback(&url, None).await?, 403, "no launch in progress")?;
+    // Each launch has its own cookie: two launches in one browser (two tabs) do not overwrite each other.
     let (other_cookie, _) = to_callback(&s, "ok").await?;
+    let (name, _) = cookie.split_once('=').context("cookie")?;
+    let (other_name, other_value) = other_cookie.split_once('=').context("cookie")?;
+    ensure!(name != other_name, "{name} = {other_name}");
     refused(
         &callback(&url, Some(&other_cookie)).await?,
+        403,
+        "no launch in progress",
+    )?;
+    // A launch cookie carrying another launch's state.
+    refused(
+        &callback(&url, Some(&format!("{name}={other_value}"))).await?,
         403,
         "is not this browser&#39;s launch",
     )?;
@@ -697,7 +764,7 @@ async fn launches_open_the_page_and_refuse_the_rest(store: Arc<dyn Store>) -> Re
     // The EHR said no.
     refused(
         &callback(
-            &format!("{}{CALLBACK_PATH}?error=access_denied&state=x", s.base),
+            &format!("{}{CALLBACK_PATH}?error=access_denied&state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", s.base),
             None,
         )
         .await?,

@@ -4,7 +4,8 @@
 //! `GET /app/launch?iss&launch`: the `iss` must be a configured EHR (nothing is fetched from any other address),
 //! its `.well-known/smart-configuration` is read (cached briefly) and must offer PKCE `S256`; the browser goes to
 //! the EHR's `authorization_endpoint` with `launch`, `aud` = `iss`, a random `state` and an S256 code challenge.
-//! The state, the code verifier and the EHR go into a short-lived HttpOnly cookie scoped to `/app/launch`.
+//! The state, the code verifier and the EHR go into a short-lived HttpOnly cookie scoped to `/app/launch` and
+//! named after the state (so two launches in one browser do not overwrite each other).
 //!
 //! `GET /app/launch/callback?code&state`: the state must match the cookie, be unexpired and never used before
 //! (recorded in the database like a token's `jti`, so every server on it refuses a second use); the code is
@@ -457,30 +458,36 @@ fn required<'a>(q: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, 
         })
 }
 
-fn launch_cookie_name(state: &ApiState) -> &'static str {
-    if state.settings.secure_cookies {
+/// The characters of a state that name its launch cookie.
+const TAG_CHARS: usize = 16;
+
+/// The cookie of the launch whose state begins with `tag`: one per launch, so that launches in two tabs do not
+/// overwrite each other. `None` for a state that is not one of ours (it never becomes part of a header).
+fn launch_cookie_name(state: &ApiState, launch_state: &str) -> Option<String> {
+    let tag = launch_state.get(..TAG_CHARS)?;
+    if !tag
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return None;
+    }
+    let prefix = if state.settings.secure_cookies {
         SECURE_LAUNCH_COOKIE
     } else {
         LAUNCH_COOKIE
-    }
+    };
+    Some(format!("{prefix}_{tag}"))
 }
 
 /// The launch cookie: only for `/app/launch...`, `SameSite=Lax` because the callback arrives as a navigation
 /// from the EHR's site, which a `Strict` cookie would not go with.
-fn launch_cookie(state: &ApiState, value: Option<&str>) -> String {
-    let secure = if state.settings.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+fn launch_cookie(name: &str, secure: bool, value: Option<&str>) -> String {
+    let secure = if secure { "; Secure" } else { "" };
     let (value, age) = match value {
         Some(v) => (v, LAUNCH_TTL_S),
         None => ("", 0),
     };
-    format!(
-        "{}={value}; Path=/app/launch; HttpOnly; SameSite=Lax{secure}; Max-Age={age}",
-        launch_cookie_name(state)
-    )
+    format!("{name}={value}; Path=/app/launch; HttpOnly; SameSite=Lax{secure}; Max-Age={age}")
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -584,7 +591,13 @@ async fn start(state: &ApiState, uri: &Uri) -> Result<Response, Refusal> {
         .append_pair("code_challenge", &challenge_of(&pending.verifier))
         .append_pair("code_challenge_method", "S256");
     let mut res = Redirect::to(to.as_str()).into_response();
-    set_launch_cookie(&mut res, &launch_cookie(state, Some(&pending.encode())))?;
+    let name = launch_cookie_name(state, &pending.state)
+        .ok_or_else(|| ApiError::Internal("a random state is not base64url".into()))?;
+    let value = pending.encode();
+    set_launch_cookie(
+        &mut res,
+        &launch_cookie(&name, state.settings.secure_cookies, Some(&value)),
+    )?;
     Ok(res)
 }
 
@@ -607,7 +620,13 @@ pub async fn callback(State(state): State<ApiState>, headers: HeaderMap, uri: Ur
         Err(refusal) => refusal.into_response(),
     };
     // Whatever happened, this launch is over.
-    if let Err(refusal) = set_launch_cookie(&mut res, &launch_cookie(&state, None)) {
+    let sent = query(&uri).get("state").cloned().unwrap_or_default();
+    if let Some(name) = launch_cookie_name(&state, &sent)
+        && let Err(refusal) = set_launch_cookie(
+            &mut res,
+            &launch_cookie(&name, state.settings.secure_cookies, None),
+        )
+    {
         return refusal.into_response();
     }
     res
@@ -674,7 +693,8 @@ async fn finish(state: &ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Resp
     }
     let code = required(&q, "code")?;
     let sent_state = required(&q, "state")?;
-    let pending = cookie(headers, launch_cookie_name(state))
+    let pending = launch_cookie_name(state, sent_state)
+        .and_then(|name| cookie(headers, &name))
         .and_then(Pending::decode)
         .ok_or_else(|| {
             Refusal::forbidden(
