@@ -786,8 +786,9 @@ async fn finish(state: &ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Resp
         &ours,
     )
     .await?;
-    let (secret, _session) = session::open_sso_session(state, &account).await?;
+    // Logged before the session exists: an access that cannot be logged opens nothing.
     seen(state, &caller, "web.smart.launch", Some(ours.clone())).await?;
+    let (secret, _session) = session::open_sso_session(state, &account).await?;
 
     let to = format!("/app/patients/{}", path_segment(&ours));
     let body = format!(
