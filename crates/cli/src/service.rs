@@ -7,10 +7,12 @@ use crate::Failure;
 use crate::input::Context;
 use clap::Args;
 use lenaguard_server::api::ApiSettings;
+use lenaguard_server::web::smart::{CALLBACK_PATH, EhrConfig, SmartLaunch};
 use lenaguard_server::{Application, Client, Settings, load_clients};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
@@ -68,6 +70,16 @@ struct FileSettings {
     request_timeout_seconds: Option<u32>,
     body_limit_bytes: Option<usize>,
     log_format: Option<String>,
+    /// The EHRs the web app may be opened from (`[[smart.ehr]]`); only in the file, as it is a table.
+    smart: Option<SmartFile>,
+}
+
+/// The `[smart]` table: the SMART App Launch (EHR launch) of the web app.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmartFile {
+    #[serde(default)]
+    ehr: Vec<EhrConfig>,
 }
 
 /// The settings after flags, environment, file and defaults.
@@ -154,6 +166,27 @@ pub fn resolve(a: &ServeArgs) -> Result<Resolved, Failure> {
             "body_limit_bytes: {body_limit} is not accepted; expected 1024 to 67108864"
         )));
     }
+    let ehrs = file.smart.map(|s| s.ehr).unwrap_or_default();
+    let smart = if ehrs.is_empty() {
+        None
+    } else {
+        // The redirect URI is registered with each EHR, so it must be the stable public address.
+        let base = base_url.as_deref().ok_or_else(|| {
+            Failure::Input(
+                "smart: [[smart.ehr]] needs base_url (the public address the EHR sends the browser back to)"
+                    .into(),
+            )
+        })?;
+        let dir = a
+            .config
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .unwrap_or_else(|| std::path::Path::new("."));
+        let redirect = format!("{}{CALLBACK_PATH}", base.trim_end_matches('/'));
+        Some(Arc::new(
+            SmartLaunch::new(redirect, ehrs, dir).map_err(Failure::Input)?,
+        ))
+    };
     Ok(Resolved {
         listen: a
             .listen
@@ -171,6 +204,7 @@ pub fn resolve(a: &ServeArgs) -> Result<Resolved, Failure> {
             session_idle_ms: i64::from(idle) * 60_000,
             session_max_ms: i64::from(max) * 3_600_000,
             secure_cookies: a.secure_cookies.or(file.secure_cookies).unwrap_or(tls),
+            smart,
             ..ApiSettings::default()
         },
         timeout: Duration::from_secs(u64::from(timeout)),
@@ -237,4 +271,70 @@ pub fn run(ctx: &Context, args: &ServeArgs, fixed_today: bool) -> Result<u8, Fai
             .map_err(|e| Failure::Internal(format!("server: {e}")))
     })?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: &std::path::Path) -> ServeArgs {
+        ServeArgs {
+            config: Some(config.to_path_buf()),
+            listen: None,
+            database_url: None,
+            base_url: None,
+            metrics_listen: None,
+            clients: None,
+            secure_cookies: None,
+            session_idle_minutes: None,
+            session_max_hours: None,
+            request_timeout_seconds: None,
+            body_limit_bytes: None,
+            log_format: None,
+        }
+    }
+
+    fn input_error(r: Result<Resolved, Failure>) -> String {
+        match r {
+            Err(Failure::Input(m)) => m,
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    const EHR: &str = r#"
+[[smart.ehr]]
+iss = "https://ehr.example.org/fhir"
+client_id = "lenaguard"
+client_secret_file = "ehr-secret.txt"
+users = { "Practitioner/8734" = "dr-ada" }
+patient_identifiers = [{ system = "urn:oid:2.16.840.1.113883.19.5", identity_prefix = "clinic-1:" }]
+"#;
+
+    #[test]
+    fn smart_ehrs_come_from_the_config_file_with_their_secret_from_a_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = dir.path().join("lenaguard.toml");
+        std::fs::write(dir.path().join("ehr-secret.txt"), "s3cret-value\n").expect("secret");
+        std::fs::write(
+            &config,
+            format!("base_url = \"https://lenaguard.example.org\"\n{EHR}"),
+        )
+        .expect("config");
+        let r = resolve(&args(&config)).expect("resolves");
+        let smart = r.api.smart.as_ref().expect("smart is configured");
+        let shown = format!("{smart:?} {:?}", r.api);
+        assert!(shown.contains("https://ehr.example.org/fhir"), "{shown}");
+        assert!(!shown.contains("s3cret"), "the secret is shown: {shown}");
+
+        // The redirect URI is made from base_url, so without it there is no launch.
+        std::fs::write(&config, EHR).expect("config");
+        assert!(input_error(resolve(&args(&config))).contains("needs base_url"));
+        // An unknown key is refused, as everywhere in the file.
+        std::fs::write(
+            &config,
+            format!("base_url = \"https://lenaguard.example.org\"\n{EHR}client_sekret = \"x\"\n"),
+        )
+        .expect("config");
+        assert!(input_error(resolve(&args(&config))).contains("client_sekret"));
+    }
 }

@@ -49,6 +49,8 @@ pub struct ApiSettings {
     pub backoff: BackoffPolicy,
     /// The longest life an API token may be given, in days.
     pub token_max_days: u32,
+    /// The EHRs the web app may be opened from (SMART EHR launch); `None`: none.
+    pub smart: Option<Arc<crate::web::smart::SmartLaunch>>,
 }
 
 impl Default for ApiSettings {
@@ -59,6 +61,7 @@ impl Default for ApiSettings {
             secure_cookies: false,
             backoff: BackoffPolicy::default(),
             token_max_days: 365,
+            smart: None,
         }
     }
 }

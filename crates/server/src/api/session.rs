@@ -122,6 +122,25 @@ pub async fn open_session(
     Ok((secret, session, account))
 }
 
+/// Open a session for an account whose user was authenticated by a trusted identity provider (an EHR's OpenID
+/// Connect sign-in): the cookie's secret and the stored session. Written where a password login writes (the
+/// throttle's success, the session); a disabled account gets none.
+pub async fn open_sso_session(
+    state: &ApiState,
+    account: &Account,
+) -> Result<(String, Session), ApiError> {
+    if account.disabled {
+        return Err(ApiError::Unauthenticated("the account is disabled".into()));
+    }
+    state
+        .store
+        .login_succeeded(&throttle_key(&account.login))
+        .await?;
+    let (secret, session) = identity::new_session(state, account)?;
+    state.store.create_session(&session).await?;
+    Ok((secret, session))
+}
+
 pub async fn login(
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<Login>,

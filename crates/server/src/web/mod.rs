@@ -13,6 +13,7 @@ mod pdf;
 mod pharmacy;
 mod prescribe;
 mod prescriber;
+pub mod smart;
 mod staff;
 
 use crate::api::identity::{self, Caller, Via};
@@ -38,6 +39,8 @@ pub fn router(state: ApiState) -> Router {
         .route(html::STYLE_PATH, get(style))
         .route("/app/login", get(login_form).post(login))
         .route("/app/logout", post(logout))
+        .route("/app/launch", get(smart::launch))
+        .route(smart::CALLBACK_PATH, get(smart::callback))
         .route("/app/pharmacy", get(pharmacy::list))
         .route("/app/pharmacy/{authorization}", get(pharmacy::check))
         .route(
