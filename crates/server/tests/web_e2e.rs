@@ -1293,12 +1293,24 @@ async fn set(c: &Client, id: &str, value: &str) -> Result<()> {
 
 /// Click `button` and wait until the page it leads to has `query` in its address.
 async fn submit(c: &Client, button: &str, query: &str) -> Result<()> {
+    // The page before the click is marked, so that a new page at the same address (a form sent twice in a
+    // row) is told from the old one.
+    c.execute("window.lenaguardOld = true;", vec![]).await?;
     c.find(Locator::Id(button)).await?.click().await?;
     for _ in 0..100 {
-        if c.current_url()
+        let loaded = c
+            .execute(
+                "return !window.lenaguardOld && document.readyState === 'complete';",
+                vec![],
+            )
             .await?
-            .query()
-            .is_some_and(|q| q.contains(query))
+            .as_bool()
+            == Some(true);
+        if loaded
+            && c.current_url()
+                .await?
+                .query()
+                .is_some_and(|q| q.contains(query))
         {
             return Ok(());
         }
