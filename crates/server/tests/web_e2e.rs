@@ -430,9 +430,15 @@ async fn program_staff_see_tasks_the_audit_trail_and_overrides() -> Result<()> {
         assert!(tasks.contains(&format!(r#"<a href="/app/patients/{other}">{other}</a>"#)));
         let (status, _) = get(&s.base, &c, &format!("/app/patients/{other}")).await?;
         assert_eq!(status, 200);
+        // The chain is checked when asked for: it reads the whole trail.
         assert!(
-            page.contains(r#"id="chain""#) && page.contains("Chain intact"),
+            page.contains(r#"id="verify-chain""#) && !page.contains("Chain intact"),
             "{page}"
+        );
+        let (_, checked) = get(&s.base, &c, "/app/staff?verify=1").await?;
+        assert!(
+            checked.contains(r#"id="chain""#) && checked.contains("Chain intact"),
+            "{checked}"
         );
         assert!(section(&page, "cds").contains("CDS overrides"));
         // The whole trail names both patients; a search by patient only that one's events.
@@ -443,6 +449,11 @@ async fn program_staff_see_tasks_the_audit_trail_and_overrides() -> Result<()> {
         let audit = section(&page, "audit");
         assert!(audit.contains("matching"), "{audit}");
         assert!(audit.contains("<code>enroll</code>"), "{audit}");
+        // Commands that name the patient only through a prescription or an authorization are found too.
+        assert!(
+            audit.contains("<code>request_authorization</code>"),
+            "{audit}"
+        );
         assert!(audit.contains(&own) && !audit.contains(&other), "{audit}");
         // By actor.
         let (_, page) = get(&s.base, &c, "/app/staff?actor=dr-b").await?;
@@ -1196,6 +1207,7 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
     let outcome = async {
         browser_login(&c, &s.base, "st").await?;
         wait_path(&c, "/app/staff").await?;
+        wait_for(&c, "verify-chain").await?.click().await?;
         wait_for(&c, "chain").await?;
         accessibility(&c, "the program oversight page").await?;
         c.find(Locator::Id("patient"))

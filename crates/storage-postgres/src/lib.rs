@@ -201,6 +201,14 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn audit_last_seq(&self) -> Result<i64, StorageError> {
+        let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(seq)
+    }
+
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, StorageError> {
         let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
             "SELECT seq, prev_hash, hash, event FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",

@@ -68,6 +68,10 @@ pub trait Store:
     /// Audit rows with `seq > after`, in order, at most `limit`.
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, StorageError>;
 
+    /// The sequence number of the last audit event (0 when there is none): the number of events, as the chain
+    /// has no gaps. Read without the chain's lock.
+    async fn audit_last_seq(&self) -> Result<i64, StorageError>;
+
     /// A consistent copy of the whole database to `path` (which must not exist), taken while it is in use.
     async fn backup(&self, path: &Path) -> Result<(), StorageError>;
 }

@@ -17,7 +17,15 @@ async fn tasks_race(store: Arc<dyn Store>) -> Result<()> {
     );
     let file = store.patient_file("pat-race").await?.expect("patient");
     ensure!(file.dispenses.len() == 1);
-    ensure!(verify_audit(store.as_ref()).await?.intact());
+    let report = verify_audit(store.as_ref()).await?;
+    ensure!(report.intact());
+    // The last sequence number, read without the chain's lock, counts every event after the race.
+    ensure!(
+        store.audit_last_seq().await? == report.events,
+        "last seq {} of {} events",
+        store.audit_last_seq().await?,
+        report.events
+    );
     Ok(())
 }
 
