@@ -796,6 +796,15 @@ async fn a_prescriber_enrolls_records_and_requests_an_authorization_through_the_
         );
     }
 
+    // The list shows the last counts at a glance.
+    let (_, list) = get(base, &dr, "/app/patients").await?;
+    let row = &list[list.find(&format!(">{pid}</a>")).context("the row")?..];
+    let row = &row[..row.find("</tr>").context("its end")?];
+    ensure!(
+        row.contains("ANC 2.5 10*9/L") && row.contains("platelets 180 10*9/L"),
+        "{row}"
+    );
+
     // The prescription, then its authorization.
     let (_, page) = get(base, &dr, &here).await?;
     ensure!(page.contains("Eligible</strong>"), "{page}");

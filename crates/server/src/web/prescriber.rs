@@ -17,6 +17,7 @@ use lenaguard_domain::assess;
 use lenaguard_domain::assessment::Action;
 use lenaguard_domain::calendar::{Calendar, EventKind, calendar};
 use lenaguard_domain::snapshot::TreatmentStatus;
+use lenaguard_domain::units::Analyte;
 use lenaguard_storage::PatientFile;
 use lenaguard_storage::accounts::{AccountRole, PatientScope};
 use lenaguard_storage::records::AuthorizationStatus;
@@ -73,6 +74,33 @@ pub async fn next_test(
     Ok(missing.into_iter().chain(planned).min())
 }
 
+/// The latest ANC and platelet count on file, as recorded (value, unit, date), or a dash.
+pub fn last_counts(f: &PatientFile) -> Result<String, ApiError> {
+    let snap = snapshot(f)?;
+    let mut parts = Vec::new();
+    for analyte in [Analyte::Anc, Analyte::Platelets] {
+        if let Some(l) = snap
+            .labs
+            .iter()
+            .filter(|l| l.code == analyte)
+            .max_by_key(|l| l.date)
+        {
+            parts.push(format!(
+                "{} {} {} <span class=\"muted\">({})</span>",
+                e(analyte.label()),
+                e(l.value),
+                e(&l.unit),
+                e(day(l.date))
+            ));
+        }
+    }
+    Ok(if parts.is_empty() {
+        "—".to_string()
+    } else {
+        parts.join("<br>")
+    })
+}
+
 /// The authorization not yet dispensed against that lasts longest, if any.
 pub fn open_authorization(
     f: &PatientFile,
@@ -108,9 +136,10 @@ pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResul
             Some(a) => format!("until {}", e(day(a.valid_through))),
             None => "none open".into(),
         };
+        let counts = last_counts(&f)?;
         let _ = write!(
             table,
-            r#"<tr><td><a href="/app/patients/{id}">{id}</a></td><td>{cat}</td><td>{status}</td><td>{test}</td><td>{auth}</td></tr>"#,
+            r#"<tr><td><a href="/app/patients/{id}">{id}</a></td><td>{cat}</td><td>{status}</td><td>{test}</td><td>{auth}</td><td>{counts}</td></tr>"#,
             id = e(&p.id),
             cat = e(p.category),
             status = e(status_name(p.status)),
@@ -126,7 +155,7 @@ pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResul
         r#"<p class="notice">You have no enrolled patients.</p>"#.to_string()
     } else {
         format!(
-            r#"<table class="stack"><thead><tr><th>Patient</th><th>Category</th><th>Treatment</th><th>Next pregnancy test</th><th>Authorization</th></tr></thead><tbody>{table}</tbody></table>"#
+            r#"<table class="stack"><thead><tr><th>Patient</th><th>Category</th><th>Treatment</th><th>Next pregnancy test</th><th>Authorization</th><th>Last counts</th></tr></thead><tbody>{table}</tbody></table>"#
         )
     };
     let viewer = Viewer {
