@@ -54,12 +54,15 @@ struct Site {
     second: String,
     base: String,
     _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn site() -> Result<Site> {
     let (store, dir) = lenaguard_tests_storage::sqlite().await?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    site_on(Arc::new(store), Some(dir)).await
+}
+
+async fn site_on(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> Result<Site> {
     let w = world::world(store.clone()).await?;
     let second = second_patient(store.clone()).await?;
     let (base, stop) = world::start(world::settings(store.clone(), ApiSettings::default())).await?;
@@ -1345,7 +1348,26 @@ async fn from_enrollment_to_a_dispense_in_a_real_browser() -> Result<()> {
     let Some(driver_program) = browser_tools()? else {
         return Ok(());
     };
-    let s = site().await?;
+    full_path(&site().await?, &driver_program).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_enrollment_to_a_dispense_in_a_real_browser_on_postgres() -> Result<()> {
+    let Some(driver_program) = browser_tools()? else {
+        return Ok(());
+    };
+    let Some((store, db)) = lenaguard_tests_storage::postgres().await? else {
+        return Ok(());
+    };
+    let s = site_on(Arc::new(store.clone()), None).await?;
+    let outcome = full_path(&s, &driver_program).await;
+    drop(s);
+    db.drop_database(store).await?;
+    outcome
+}
+
+/// A prescriber enrolls a woman who can get pregnant and walks her to an authorization; a pharmacist dispenses.
+async fn full_path(s: &Site, driver_program: &std::path::Path) -> Result<()> {
     let driver = chromedriver(&driver_program).await?;
     let profiles = tempfile::tempdir()?;
     let methods = world::pack().program.contraception_methods.value.clone();
