@@ -1521,3 +1521,80 @@ async fn wait_for_css(c: &Client, css: &str) -> Result<fantoccini::elements::Ele
         .for_element(Locator::Css(css))
         .await?)
 }
+
+/// Press Tab until the element `id` has the focus (at most `max` presses): it is reachable by keyboard, in order.
+async fn tab_to(c: &Client, id: &str, max: usize) -> Result<()> {
+    use fantoccini::key::Key;
+    for _ in 0..max {
+        c.active_element()
+            .await?
+            .send_keys(&Key::Tab.to_string())
+            .await?;
+        let focused = c
+            .execute(
+                "return document.activeElement ? document.activeElement.id : '';",
+                vec![],
+            )
+            .await?;
+        if focused.as_str() == Some(id) {
+            return Ok(());
+        }
+    }
+    bail!("{id} not reached with {max} presses of Tab")
+}
+
+/// Send keys to whatever has the focus.
+async fn press(c: &Client, keys: &str) -> Result<()> {
+    c.active_element().await?.send_keys(keys).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pharmacist_logs_in_confirms_and_dispenses_by_keyboard_alone() -> Result<()> {
+    use fantoccini::key::Key;
+    let Some(driver_program) = browser_tools()? else {
+        return Ok(());
+    };
+    let s = site().await?;
+    let own = s.world.own.clone();
+    let driver = chromedriver(&driver_program).await?;
+    let profiles = tempfile::tempdir()?;
+    let c = browser(&driver, &profiles.path().join("kb"), false).await?;
+    let enter = Key::Enter.to_string();
+    let outcome = async {
+        // The login form: the login field has the focus; Tab to the password; Enter sends.
+        c.goto(&format!(
+            "{}/app/login?next=/app/pharmacy/{}",
+            s.base, own.authorization
+        ))
+        .await?;
+        wait_for(&c, "login").await?;
+        press(&c, "ph-a").await?;
+        tab_to(&c, "password", 3).await?;
+        press(&c, &format!("{PASSWORD}{enter}")).await?;
+        wait_for(&c, "verdict").await?;
+        // Request the confirmation: Tab to the button, Enter.
+        tab_to(&c, "request-confirmation", 40).await?;
+        press(&c, &enter).await?;
+        wait_for(&c, "confirmation").await?;
+        // The checklist: Tab to each box, Space ticks it; Enter on the button dispenses.
+        for id in ["checklist_completed", "medication_guide_given"] {
+            tab_to(&c, id, 40).await?;
+            press(&c, " ").await?;
+        }
+        tab_to(&c, "dispense", 10).await?;
+        press(&c, &enter).await?;
+        for _ in 0..100 {
+            if text(&c).await.is_ok_and(|t| t.contains("Dispensed.")) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        bail!("not dispensed: {}", text(&c).await?)
+    }
+    .await;
+    c.close().await?;
+    outcome?;
+    ensure!(dispenses(&s.store, &own.patient, &own.authorization).await? == 1);
+    Ok(())
+}

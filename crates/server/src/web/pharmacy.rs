@@ -230,7 +230,7 @@ async fn render(
                 let _ = write!(
                     body,
                     r#"<h2>Confirmation</h2><p>Obtain the dispense confirmation number from the program.</p>
-<form method="post" action="{here}/confirmation">{csrf}{key}<button type="submit">Request confirmation</button></form>"#,
+<form method="post" action="{here}/confirmation">{csrf}{key}<button type="submit" id="request-confirmation">Request confirmation</button></form>"#,
                     here = e(&here),
                     csrf = hidden("csrf", csrf),
                     key = hidden("key", form_key()?),
