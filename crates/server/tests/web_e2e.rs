@@ -1598,3 +1598,151 @@ async fn a_pharmacist_logs_in_confirms_and_dispenses_by_keyboard_alone() -> Resu
     ensure!(dispenses(&s.store, &own.patient, &own.authorization).await? == 1);
     Ok(())
 }
+
+/// Every page and form of the web app against every role: the roles it is for get it (or their form's own
+/// answer: an error by field, a refusal), every other role a `403` page, and no session the login page. Deny
+/// unless allowed, checked route by route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_and_form_against_every_role() -> Result<()> {
+    use lenaguard_storage::accounts::AccountRole::{self, *};
+    let s = site().await?;
+    let (p, rx, auth) = (
+        s.world.own.patient.clone(),
+        s.world.own.prescription.clone(),
+        s.world.own.authorization.clone(),
+    );
+    let pages: Vec<(&str, String, &[AccountRole])> = vec![
+        ("GET", "/app/pharmacy".into(), &[Pharmacist]),
+        ("GET", format!("/app/pharmacy/{auth}"), &[Pharmacist]),
+        (
+            "POST",
+            format!("/app/pharmacy/{auth}/dispense"),
+            &[Pharmacist],
+        ),
+        ("GET", "/app/patients".into(), &[Prescriber]),
+        ("GET", "/app/patients/new".into(), &[Prescriber]),
+        ("POST", "/app/patients/new".into(), &[Prescriber]),
+        (
+            "GET",
+            format!("/app/patients/{p}"),
+            &[Prescriber, ProgramStaff, Auditor],
+        ),
+        (
+            "GET",
+            format!("/app/patients/{p}/handout.pdf"),
+            &[Prescriber, ProgramStaff, Auditor],
+        ),
+        ("POST", format!("/app/patients/{p}/lab"), &[Prescriber]),
+        (
+            "POST",
+            format!("/app/patients/{p}/pregnancy-test"),
+            &[Prescriber],
+        ),
+        (
+            "POST",
+            format!("/app/patients/{p}/contraception"),
+            &[Prescriber],
+        ),
+        ("POST", format!("/app/patients/{p}/survey"), &[Prescriber]),
+        (
+            "POST",
+            format!("/app/patients/{p}/prescription"),
+            &[Prescriber],
+        ),
+        (
+            "POST",
+            format!("/app/prescriptions/{rx}/authorization"),
+            &[Prescriber],
+        ),
+        ("GET", "/app/staff".into(), &[ProgramStaff, Auditor]),
+        ("GET", "/app/me".into(), &[Patient]),
+        ("POST", "/app/me/survey".into(), &[Patient]),
+        ("GET", "/app/me/handout.pdf".into(), &[Patient]),
+    ];
+    let roles = [
+        Pharmacist,
+        Prescriber,
+        Patient,
+        ProgramStaff,
+        Auditor,
+        Admin,
+    ];
+    let mut sessions = Vec::new();
+    for role in roles {
+        let login = s.world.logins[&role].clone();
+        let cookie = form_login(&s.base, &login).await?;
+        let (_, home) = get(&s.base, &cookie, "/app/").await?;
+        let (_, page) = if home.is_empty() {
+            // Sent on to the role's page: its logout form carries the token.
+            let res = http()
+                .get(format!("{}/app/", s.base))
+                .header("cookie", &cookie)
+                .send()
+                .await?;
+            let to = res
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("/app/")
+                .to_string();
+            get(&s.base, &cookie, &to).await?
+        } else {
+            (200, home)
+        };
+        let csrf = field(&page, "csrf").with_context(|| format!("{login}'s token"))?;
+        sessions.push((role, cookie, csrf));
+    }
+    let mut cells = 0;
+    for (method, path, allowed) in &pages {
+        for (role, cookie, csrf) in &sessions {
+            let (status, body) = if *method == "GET" {
+                get(&s.base, cookie, path).await?
+            } else {
+                post(
+                    &s.base,
+                    cookie,
+                    path,
+                    &[("csrf", csrf), ("key", &format!("matrix-{cells}"))],
+                )
+                .await?
+            };
+            if allowed.contains(role) {
+                ensure!(
+                    status != 403 && status < 500,
+                    "{method} {path} as {role:?}: {status}: {body}"
+                );
+            } else {
+                ensure!(
+                    status == 403,
+                    "{method} {path} as {role:?}: {status}, not 403"
+                );
+            }
+            cells += 1;
+        }
+        // No session: to the login page (a GET), or the login page keeping the form (a POST).
+        let res = if *method == "GET" {
+            http().get(format!("{}{path}", s.base)).send().await?
+        } else {
+            http()
+                .post(format!("{}{path}", s.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("csrf=x")
+                .send()
+                .await?
+        };
+        let status = res.status().as_u16();
+        let to = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        ensure!(
+            (status == 303 && to.starts_with("/app/login"))
+                || (status == 401 && res.text().await?.contains("Log in again")),
+            "{method} {path} without a session: {status} {to}"
+        );
+    }
+    ensure!(cells == pages.len() * roles.len());
+    Ok(())
+}
