@@ -1746,3 +1746,44 @@ async fn every_page_and_form_against_every_role() -> Result<()> {
     ensure!(cells == pages.len() * roles.len());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_patient_list_comes_a_page_at_a_time() -> Result<()> {
+    let s = site().await?;
+    let wf = Workflow::new(s.store.clone(), world::pack());
+    // 60 more patients of side A's prescriber, besides the two it has.
+    for i in 0..60 {
+        run(&wf, "dr-a", DAY, json!({"command": "enroll", "patient": format!("pat-page-{i:02}"), "identity": format!("clinic-a:MRN-page-{i}"),
+            "sex": "male", "birth_date": "1950-01-02", "category": "adult_male", "agreement_signed_on": DAY, "prescriber": "dr-a",
+            "regimen": "mm_rd", "planned_start": world::day(1)})).await?;
+    }
+    let dr = form_login(&s.base, "dr-a").await?;
+    let rows = |html: &str| -> Vec<String> {
+        html.match_indices(r#"<tr><td><a href="/app/patients/"#)
+            .map(|(at, _)| {
+                let rest = &html[at + 33..];
+                rest[..rest.find('"').unwrap_or(0)].to_string()
+            })
+            .collect()
+    };
+    let (status, first) = get(&s.base, &dr, "/app/patients").await?;
+    ensure!(status == 200, "{first}");
+    let one = rows(&first);
+    ensure!(one.len() == 50, "{} rows", one.len());
+    let next = first
+        .find(r#"id="next-page""#)
+        .and_then(|_| first.split(r#"href="/app/patients?after="#).nth(1))
+        .and_then(|r| r.split('"').next())
+        .context("a next page")?
+        .to_string();
+    let (_, second) = get(&s.base, &dr, &format!("/app/patients?after={next}")).await?;
+    let two = rows(&second);
+    ensure!(two.len() == 12, "{} rows", two.len());
+    ensure!(!second.contains(r#"id="next-page""#) && second.contains(r#"id="first-page""#));
+    let mut all: Vec<String> = one.into_iter().chain(two).collect();
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    ensure!(all.len() == n && n == 62, "every patient once: {all:?}");
+    Ok(())
+}

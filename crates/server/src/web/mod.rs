@@ -369,6 +369,52 @@ pub async fn seen(
     Ok(state.record_access(caller, action, patient, 200).await?)
 }
 
+/// Lists of patients come a page at a time, in id order.
+pub const PAGE: i64 = 50;
+
+/// The id a list page starts after (`?after=`; empty: the first page).
+pub fn list_after(q: &BTreeMap<String, String>) -> String {
+    q.get("after")
+        .map(|a| a.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Trim a page fetched with one row more than [`PAGE`]: the id the next page starts after, if there is one.
+pub fn next_page<T>(rows: &mut Vec<T>, id: impl Fn(&T) -> &str) -> Option<String> {
+    if rows.len() as i64 > PAGE {
+        rows.truncate(PAGE as usize);
+        rows.last().map(|r| id(r).to_string())
+    } else {
+        None
+    }
+}
+
+/// The links between the pages of a list at `path`.
+pub fn pager(path: &str, after: &str, next: Option<&str>) -> String {
+    let mut links = Vec::new();
+    if !after.is_empty() {
+        links.push(format!(
+            r#"<a href="{}" id="first-page">First page</a>"#,
+            e(path)
+        ));
+    }
+    if let Some(n) = next {
+        links.push(format!(
+            r#"<a href="{}?after={}" id="next-page">Next page</a>"#,
+            e(path),
+            e(url_encode(n))
+        ));
+    }
+    if links.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<nav aria-label="Pages" class="pager">{}</nav>"#,
+            links.join(" ")
+        )
+    }
+}
+
 /// A fresh idempotency key for a form being rendered.
 pub fn form_key() -> Result<String, WebError> {
     Ok(format!("web-{}", identity::random_id()?))

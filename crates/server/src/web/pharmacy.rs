@@ -23,15 +23,25 @@ use std::fmt::Write;
 
 const PHARMACIST: &[AccountRole] = &[AccountRole::Pharmacist];
 
-pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResult {
+pub async fn list(
+    State(state): State<ApiState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> WebResult {
     let (caller, csrf) = signed_in(&state, &headers, "/app/pharmacy").await?;
     only(&caller, PHARMACIST)?;
     let org = caller.organisation.clone().unwrap_or_default();
-    let patients = state
+    let after = super::list_after(&q);
+    let mut patients = state
         .store
-        .patient_list(&PatientScope::Pharmacy(org.clone()), "", 1000)
+        .patient_list(
+            &PatientScope::Pharmacy(org.clone()),
+            &after,
+            super::PAGE + 1,
+        )
         .await
         .map_err(crate::api::problem::ApiError::from)?;
+    let next = super::next_page(&mut patients, |p| p.id.as_str());
     let today = state.today();
     let mut rows = String::new();
     let mut shown = Vec::new();
@@ -70,8 +80,11 @@ pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResul
     for patient in shown.iter() {
         seen(&state, &caller, "web.pharmacy.list", Some(patient.clone())).await?;
     }
-    let body = if rows.is_empty() {
+    let mut body = if rows.is_empty() && after.is_empty() && next.is_none() {
         r#"<p class="notice">No authorization routed to your pharmacy is waiting to be dispensed.</p>"#
+            .to_string()
+    } else if rows.is_empty() {
+        r#"<p class="notice">No authorization is waiting for the patients of this page.</p>"#
             .to_string()
     } else {
         format!(
@@ -80,6 +93,7 @@ pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResul
             org = e(&org)
         )
     };
+    body += &super::pager("/app/pharmacy", &after, next.as_deref());
     let viewer = Viewer {
         caller: &caller,
         csrf: &csrf,

@@ -111,18 +111,24 @@ pub fn open_authorization(
         .max_by_key(|a| a.valid_through)
 }
 
-pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResult {
+pub async fn list(
+    State(state): State<ApiState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> WebResult {
     let (caller, csrf) = signed_in(&state, &headers, "/app/patients").await?;
     only(&caller, &[AccountRole::Prescriber])?;
-    let rows = state
+    let after = super::list_after(&q);
+    let mut rows = state
         .store
         .patient_list(
             &PatientScope::Prescriber(caller.subject().to_string()),
-            "",
-            1000,
+            &after,
+            super::PAGE + 1,
         )
         .await
         .map_err(ApiError::from)?;
+    let next = super::next_page(&mut rows, |p| p.id.as_str());
     let today = state.today();
     let mut table = String::new();
     for p in &rows {
@@ -151,13 +157,14 @@ pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> WebResul
     let mut body = String::from(
         r#"<p><a class="button" href="/app/patients/new" id="enroll-link">Enroll a patient</a></p>"#,
     );
-    body += &if rows.is_empty() {
+    body += &if rows.is_empty() && after.is_empty() {
         r#"<p class="notice">You have no enrolled patients.</p>"#.to_string()
     } else {
         format!(
             r#"<table class="stack"><thead><tr><th>Patient</th><th>Category</th><th>Treatment</th><th>Next pregnancy test</th><th>Authorization</th><th>Last counts</th></tr></thead><tbody>{table}</tbody></table>"#
         )
     };
+    body += &super::pager("/app/patients", &after, next.as_deref());
     let viewer = Viewer {
         caller: &caller,
         csrf: &csrf,
