@@ -1368,7 +1368,7 @@ async fn from_enrollment_to_a_dispense_in_a_real_browser_on_postgres() -> Result
 
 /// A prescriber enrolls a woman who can get pregnant and walks her to an authorization; a pharmacist dispenses.
 async fn full_path(s: &Site, driver_program: &std::path::Path) -> Result<()> {
-    let driver = chromedriver(&driver_program).await?;
+    let driver = chromedriver(driver_program).await?;
     let profiles = tempfile::tempdir()?;
     let methods = world::pack().program.contraception_methods.value.clone();
     let answers =
