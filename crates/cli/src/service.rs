@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Log lines as `json` (one object a line) or `text` [default: text].
     #[arg(long, env = "LENAGUARD_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Serve the demo: the database defaults to `sqlite://./lenaguard-demo.db`, seeded with the demo data and
+    /// logins (`lenaguard demo`) when it has no records yet. Demo data only.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// The `--config` file: the same settings, all optional; an unknown key is an error.
@@ -196,7 +200,13 @@ pub fn resolve(a: &ServeArgs) -> Result<Resolved, Failure> {
             .database_url
             .clone()
             .or(file.database_url)
-            .unwrap_or_else(|| "sqlite://./lenaguard.db".into()),
+            .unwrap_or_else(|| {
+                if a.demo {
+                    "sqlite://./lenaguard-demo.db".into()
+                } else {
+                    "sqlite://./lenaguard.db".into()
+                }
+            }),
         base_url,
         metrics_listen: a.metrics_listen.or(file.metrics_listen),
         clients: a.clients.clone().or(file.clients),
@@ -211,6 +221,25 @@ pub fn resolve(a: &ServeArgs) -> Result<Resolved, Failure> {
         body_limit,
         json_logs,
     })
+}
+
+/// Seed the demo into `url` when it has no records yet; a database with records is served as it is.
+fn seed_demo(ctx: &Context, url: &str) -> Result<(), Failure> {
+    let db = crate::db::DbArgs {
+        url: url.to_string(),
+    };
+    let empty = crate::db::block_on(async {
+        let store = crate::db::open(&db).await?;
+        Ok::<_, Failure>(store.audit_last_seq().await? == 0)
+    })??;
+    if empty {
+        crate::db::demo(ctx, &crate::db::DemoArgs { db })?;
+    } else {
+        eprintln!(
+            "Serving the records already in {url} (the demo is seeded only into a database without records)."
+        );
+    }
+    Ok(())
 }
 
 fn init_logs(json: bool) {
@@ -233,6 +262,9 @@ fn init_logs(json: bool) {
 pub fn run(ctx: &Context, args: &ServeArgs, fixed_today: bool) -> Result<u8, Failure> {
     let r = resolve(args)?;
     init_logs(r.json_logs);
+    if args.demo {
+        seed_demo(ctx, &r.database_url)?;
+    }
     let clients: Vec<Client> = match &r.clients {
         Some(p) => load_clients(p).map_err(|e| Failure::Input(format!("clients: {e}")))?,
         None => Vec::new(),
@@ -266,6 +298,13 @@ pub fn run(ctx: &Context, args: &ServeArgs, fixed_today: bool) -> Result<u8, Fai
             "Lenaguard on {base} (API: {base}/api/v1, docs: {base}/docs/, OpenAPI: {base}/openapi.json, FHIR: {base}/fhir{metrics})",
             base = app.base_url()
         );
+        if args.demo {
+            eprintln!(
+                "Open {base}/app/ and log in as ph-bo (pharmacist), dr-ada (prescriber), pat-frp (patient), st-cy (program staff) or au-eve (auditor), password {pw:?} (demo data only).",
+                base = app.base_url(),
+                pw = crate::db::DEMO_PASSWORD
+            );
+        }
         app.run()
             .await
             .map_err(|e| Failure::Internal(format!("server: {e}")))
@@ -291,6 +330,7 @@ mod tests {
             request_timeout_seconds: None,
             body_limit_bytes: None,
             log_format: None,
+            demo: false,
         }
     }
 

@@ -297,3 +297,82 @@ fn the_first_admin_is_bootstrapped_once() {
     .unwrap());
     assert!(token.starts_with("lgt_"), "{token}");
 }
+
+/// The README's first command: `serve --demo` seeds an empty demo database, prints where to log in, and the web
+/// app's login works with a demo account; started again, it serves the records it has and seeds nothing.
+#[test]
+fn serve_demo_seeds_once_and_says_where_to_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for round in 0..2 {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut server = Server(
+            lenaguard(
+                d,
+                &[
+                    "serve",
+                    "--demo",
+                    "--listen",
+                    &addr,
+                    "--today",
+                    "2026-11-26",
+                ],
+            )
+            .env_remove("LENAGUARD_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        );
+        let start = Instant::now();
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let login = call(
+            &addr,
+            "POST",
+            "/app/login",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            "login=ph-bo&password=lenaguard-demo&next=%2Fapp%2F",
+        );
+        assert_eq!(login.status, 303, "{}", login.body);
+        assert!(
+            login.headers.contains("location: /app/"),
+            "{}",
+            login.headers
+        );
+        let _ = server.0.kill();
+        let _ = server.0.wait();
+        let mut out = String::new();
+        let mut err = String::new();
+        server
+            .0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        server
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(
+            err.contains(&format!("Open http://{addr}/app/ and log in as ph-bo")),
+            "{err}"
+        );
+        if round == 0 {
+            assert!(out.contains("Demo seeded for 2026-11-26"), "{out}");
+        } else {
+            assert!(!out.contains("Demo seeded"), "seeded twice: {out}");
+            assert!(err.contains("Serving the records already in"), "{err}");
+        }
+    }
+    assert!(d.join("lenaguard-demo.db").is_file());
+}
