@@ -14,6 +14,8 @@
 
 mod common;
 
+use common::web::http;
+
 use anyhow::{Context, Result, bail, ensure};
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
@@ -518,13 +520,6 @@ async fn site(store: Arc<dyn Store>, ehr_host: &str) -> Result<Site> {
         _stops: vec![stop1, stop2, stop3, stop4, stop5],
         _secrets: secrets,
     })
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
 }
 
 fn enc(s: &str) -> String {

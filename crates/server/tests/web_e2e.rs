@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::web::{encode, form_login, http};
+
 use anyhow::{Context, Result, bail, ensure};
 use common::world::{self, DAY, PASSWORD, World, run};
 use lenaguard_server::api::ApiSettings;
@@ -87,33 +89,6 @@ async fn dispenses(store: &Arc<dyn Store>, patient: &str, authorization: &str) -
 
 // ---- Plain HTTP ----------------------------------------------------------------------------------------------
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// Log in through the form: the `Cookie` header value for later requests.
-async fn form_login(base: &str, login: &str) -> Result<String> {
-    let res = http()
-        .post(format!("{base}/app/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "login={login}&password={}&next=%2Fapp%2F",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await?;
-    ensure!(res.status().as_u16() == 303, "login: {}", res.status());
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .context("a session cookie")?
-        .to_str()?;
-    Ok(cookie.split(';').next().unwrap_or("").to_string())
-}
-
 async fn get(base: &str, cookie: &str, path: &str) -> Result<(u16, String)> {
     let res = http()
         .get(format!("{base}{path}"))
@@ -141,17 +116,6 @@ async fn post(
         .send()
         .await?;
     Ok((res.status().as_u16(), res.text().await?))
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The value of the form field `name` in a page (the first one).

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::web::{form_login, http};
+
 use anyhow::{Context, Result, bail, ensure};
 use common::world::{self, DAY, PASSWORD, World, run};
 use lenaguard_server::api::{ApiSettings, identity};
@@ -98,33 +100,6 @@ async fn site() -> Result<Site> {
         _stop: stop,
         _dir: dir,
     })
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// Log in through the form: the `Cookie` header value for later requests.
-async fn form_login(base: &str, login: &str) -> Result<String> {
-    let res = http()
-        .post(format!("{base}/app/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "login={login}&password={}&next=%2Fapp%2F",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await?;
-    ensure!(res.status().as_u16() == 303, "login: {}", res.status());
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .context("a session cookie")?
-        .to_str()?;
-    Ok(cookie.split(';').next().unwrap_or("").to_string())
 }
 
 async fn get(base: &str, cookie: &str, path: &str) -> Result<reqwest::Response> {

@@ -24,6 +24,16 @@ pub struct Posted {
 }
 
 impl Posted {
+    /// The status of a page showing `posted`: 422 for errors by field, 409 for a refusal, else 200.
+    pub fn status(posted: Option<&Posted>) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match posted {
+            Some(p) if !p.errors.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
+            Some(p) if !p.refused.is_empty() => StatusCode::CONFLICT,
+            _ => StatusCode::OK,
+        }
+    }
+
     /// A form sent with `data`, checked by `check`.
     pub fn new(form: &'static str, data: &FormData, check: Check) -> Posted {
         Posted {

@@ -157,31 +157,12 @@ async fn render(
     body.push_str(r#"<button type="submit" id="send-survey">Send my answers</button></form>"#);
     body.push_str(r#"<h2>My next two weeks</h2><ol class="days">"#);
     let cal = ahead(state, &f, 14)?;
-    let mut i = 0;
-    while i < cal.events.len() {
-        let d = cal.events[i].date;
-        let mut items = Vec::new();
-        while i < cal.events.len() && cal.events[i].date == d {
-            let ev = &cal.events[i];
-            let text = match ev.kind {
-                EventKind::Deadline => ev.title.clone(),
-                kind => plain(kind).to_string(),
-            };
-            if !items.contains(&text) {
-                items.push(text);
-            }
-            i += 1;
-        }
-        let label = if d == today {
-            format!("Today, {}", day(d))
-        } else {
-            day(d)
-        };
+    for (label, items) in super::handout::days(&cal, today) {
         let _ = write!(
             body,
             r#"<li><span class="date">{}</span>{}</li>"#,
             e(label),
-            e(items.join("; "))
+            e(items)
         );
     }
     body.push_str("</ol>");

@@ -14,7 +14,7 @@ use crate::api::problem::ApiError;
 use crate::api::program;
 use crate::api::routes::Object;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect};
 use lenaguard_domain::assessment::Action;
 use lenaguard_domain::dose::{DayWindow, DoseMg, Frequency, Schedule};
@@ -176,11 +176,7 @@ fn enrollment_page(
         start = f.input("date", "planned_start", "Planned first dose", "", " required"),
     );
     let viewer = Viewer { caller, csrf };
-    let status = match posted {
-        Some(p) if !p.errors.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
-        Some(p) if !p.refused.is_empty() => StatusCode::CONFLICT,
-        _ => StatusCode::OK,
-    };
+    let status = Posted::status(posted);
     Ok(html_response(
         status,
         page("Enroll a patient", Some(&viewer), &body),

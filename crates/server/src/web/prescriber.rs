@@ -350,11 +350,7 @@ pub async fn render(
     }
     seen(state, caller, "web.patients.read", patient).await?;
     let viewer = Viewer { caller, csrf };
-    let status = match posted {
-        Some(p) if !p.errors.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
-        Some(p) if !p.refused.is_empty() => StatusCode::CONFLICT,
-        _ => StatusCode::OK,
-    };
+    let status = Posted::status(posted);
     Ok(html_response(
         status,
         page(&format!("Patient {id}"), Some(&viewer), &body),
