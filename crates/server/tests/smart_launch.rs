@@ -905,33 +905,12 @@ fn configurations_that_cannot_work_are_refused() {
 
 // ---- The browser ---------------------------------------------------------------------------------------------
 
-use fantoccini::{ClientBuilder, Locator};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn find_program(name: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
-}
+use common::browser::{browser, browser_tools, chromedriver};
+use fantoccini::Locator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ehr_launch_in_a_real_browser_lands_on_the_patient_page() -> Result<()> {
-    let required = std::env::var("LENAGUARD_BROWSER").as_deref() == Ok("required");
-    let (Some(driver_program), true) = (
-        find_program("chromedriver"),
-        std::path::Path::new(CHROMIUM).is_file(),
-    ) else {
-        if required {
-            bail!(
-                "LENAGUARD_BROWSER=required, but {CHROMIUM} or chromedriver is missing (apt-get install chromium chromium-driver)"
-            );
-        }
-        println!(
-            "NOTICE: {CHROMIUM} or chromedriver is missing: the browser test did not run (apt-get install chromium chromium-driver)"
-        );
+    let Some(driver_program) = browser_tools()? else {
         return Ok(());
     };
     let (store, _dir) = lenaguard_tests_storage::sqlite().await?;
@@ -940,42 +919,9 @@ async fn an_ehr_launch_in_a_real_browser_lands_on_the_patient_page() -> Result<(
     let s = site(Arc::new(store), "localhost").await?;
     let own = s.world.own.patient.clone();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let _driver = tokio::process::Command::new(&driver_program)
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let driver = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        if let Ok(r) = reqwest::get(format!("{driver}/status")).await
-            && r.status().is_success()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    ensure!(up, "chromedriver did not start on port {port}");
+    let driver = chromedriver(&driver_program).await?;
     let profile = tempfile::tempdir()?;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", format!("--user-data-dir={}", profile.path().display())],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver)
-        .await?;
+    let c = browser(&driver, profile.path(), false).await?;
     let outcome = async {
         // The user opens Lenaguard from the EHR's chart: the launch URL with the EHR's iss and a launch id.
         let chart = s.ehr.base.trim_end_matches("/fhir").to_string() + "/chart";

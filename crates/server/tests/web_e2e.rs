@@ -98,23 +98,33 @@ async fn get(base: &str, cookie: &str, path: &str) -> Result<(u16, String)> {
     Ok((res.status().as_u16(), res.text().await?))
 }
 
+/// A form sent with the session `cookie`: the answer as it comes (redirects not followed).
+async fn post_form(
+    base: &str,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Result<reqwest::Response> {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    Ok(http()
+        .post(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.join("&"))
+        .send()
+        .await?)
+}
+
 async fn post(
     base: &str,
     cookie: &str,
     path: &str,
     fields: &[(&str, &str)],
 ) -> Result<(u16, String)> {
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
-    let res = http()
-        .post(format!("{base}{path}"))
-        .header("cookie", cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.join("&"))
-        .send()
-        .await?;
+    let res = post_form(base, cookie, path, fields).await?;
     Ok((res.status().as_u16(), res.text().await?))
 }
 
@@ -482,17 +492,7 @@ async fn send_form(
     let key = form_field(page, form, "key").with_context(|| format!("the key of {form}"))?;
     let mut all = vec![("csrf", csrf.as_str()), ("key", key.as_str())];
     all.extend_from_slice(fields);
-    let body: Vec<String> = all
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
-    let res = http()
-        .post(format!("{base}{action}"))
-        .header("cookie", cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.join("&"))
-        .send()
-        .await?;
+    let res = post_form(base, cookie, action, &all).await?;
     let status = res.status().as_u16();
     let location = res
         .headers()
@@ -883,68 +883,8 @@ async fn a_prescriber_enrolls_records_and_requests_an_authorization_through_the_
 
 // ---- The browser ---------------------------------------------------------------------------------------------
 
-use fantoccini::{Client, ClientBuilder, Locator};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn find_program(name: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
-/// chromedriver on a free port, stopped when dropped.
-struct Driver {
-    url: String,
-    _child: tokio::process::Child,
-}
-
-async fn chromedriver(program: &std::path::Path) -> Result<Driver> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = tokio::process::Command::new(program)
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if let Ok(r) = reqwest::get(format!("{url}/status")).await
-            && r.status().is_success()
-        {
-            return Ok(Driver { url, _child: child });
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    bail!("chromedriver did not start on port {port}")
-}
-
-/// A fresh headless browser session (its own profile, so its own cookies); `phone` emulates a 390x844 screen.
-async fn browser(driver: &Driver, profile: &std::path::Path, phone: bool) -> Result<Client> {
-    let mut options = json!({
-        "binary": CHROMIUM,
-        "args": [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--hide-scrollbars", "--window-size=1280,900",
-            format!("--user-data-dir={}", profile.display()),
-        ],
-    });
-    if phone {
-        options["mobileEmulation"] = json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0, "mobile": true, "touch": true}});
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert("goog:chromeOptions".into(), options);
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    Ok(ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await?)
-}
+use common::browser::{browser, browser_tools, chromedriver};
+use fantoccini::{Client, Locator};
 
 /// The element, once it is there (after a navigation the page may still be loading).
 async fn wait_for(c: &Client, id: &str) -> Result<fantoccini::elements::Element> {
@@ -1022,24 +962,6 @@ fn screenshot(name: &str, png: &[u8]) -> Result<()> {
         std::fs::write(dir.join(name), png)?;
     }
     Ok(())
-}
-
-/// chromedriver's path, when it and Debian's chromium are installed. Without them the browser tests print a
-/// NOTICE and pass, unless `LENAGUARD_BROWSER=required`.
-fn browser_tools() -> Result<Option<std::path::PathBuf>> {
-    let required = std::env::var("LENAGUARD_BROWSER").as_deref() == Ok("required");
-    match find_program("chromedriver") {
-        Some(p) if std::path::Path::new(CHROMIUM).is_file() => Ok(Some(p)),
-        _ if required => bail!(
-            "LENAGUARD_BROWSER=required, but {CHROMIUM} or chromedriver is missing (apt-get install chromium chromium-driver)"
-        ),
-        _ => {
-            println!(
-                "NOTICE: {CHROMIUM} or chromedriver is missing: the browser test did not run (apt-get install chromium chromium-driver)"
-            );
-            Ok(None)
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

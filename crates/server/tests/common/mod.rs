@@ -2,6 +2,7 @@
 //! each on 127.0.0.1:0 and stopped when the returned sender is dropped, and a POST over real HTTP.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod web;
 pub mod world;
 
