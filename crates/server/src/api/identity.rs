@@ -131,13 +131,18 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 
 /// The session cookie's secret, if the request carries one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, |k| k == COOKIE || k == SECURE_COOKIE)
+}
+
+/// The value of the first cookie whose name `wanted` accepts.
+pub fn cookie(headers: &HeaderMap, wanted: impl Fn(&str) -> bool) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE || *k == SECURE_COOKIE)
+        .find(|(k, _)| wanted(k))
         .map(|(_, v)| v)
 }
 

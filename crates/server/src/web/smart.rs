@@ -491,14 +491,7 @@ fn launch_cookie(name: &str, secure: bool, value: Option<&str>) -> String {
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+    crate::api::identity::cookie(headers, |k| k == name)
 }
 
 /// What the browser keeps between the launch and the callback.
