@@ -1338,6 +1338,10 @@ async fn full_path(s: &Site, driver_program: &std::path::Path) -> Result<()> {
         }
         let page = text(&c).await?;
         ensure!(page.contains("Eligible: nothing is missing"), "{page}");
+        // The labs just recorded, charted with the engine's thresholds.
+        let anc = c.find(Locator::Id("chart-anc")).await?;
+        ensure!(anc.find(Locator::Css("svg")).await.is_ok(), "no ANC chart");
+        screenshot("prescriber-lab-trends.png", &anc.screenshot().await?)?;
         set(&c, "prescription-pharmacy", "pharm-a").await?;
         submit(&c, "write-prescription", "done=prescription").await?;
         c.find(Locator::Css("form[id^='authorize-form-'] button"))
