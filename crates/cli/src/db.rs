@@ -271,6 +271,13 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             m,
             json!({"command": "request_authorization", "prescription": "rx-male-1"}),
         ),
+        // His weight: with a serum creatinine (the FHIR transaction example brings one) the engine computes his
+        // Cockcroft-Gault clearance and renal starting dose.
+        c(
+            "dr-ada",
+            m,
+            json!({"command": "record_measurement", "patient": "pat-male", "measurement": {"date": m, "weight_kg": 82.0, "height_cm": 178.0}}),
+        ),
         // An adult female who cannot get pregnant (natural menopause), first dispensed 5 days ago.
         c(
             "dr-ada",

@@ -10,8 +10,8 @@ use crate::{Failure, Format, Outcome};
 use clap::{Args, Subcommand};
 use jiff::civil::Date;
 use lenaguard_storage::command::{
-    Command, CommandOutcome, CommandRequest, ContraceptionAttestation, Counselling, Enrollment,
-    PregnancyTestReport, PrescriptionOrder, SurveySubmission,
+    BodyMeasurement, Command, CommandOutcome, CommandRequest, ContraceptionAttestation,
+    Counselling, Enrollment, PregnancyTestReport, PrescriptionOrder, SurveySubmission,
 };
 use lenaguard_storage::{Answer, Outcome as Judged, engine};
 use serde::de::DeserializeOwned;
@@ -262,6 +262,17 @@ pub enum Step {
         #[arg(long, value_name = "DATE")]
         date: Option<String>,
     },
+    /// Record a body weight in kg (and height in cm), which Cockcroft-Gault needs with a creatinine.
+    Measurement {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        weight_kg: f64,
+        #[arg(long)]
+        height_cm: Option<f64>,
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+    },
     /// Report a suspected fetal exposure.
     FetalExposure {
         #[arg(long)]
@@ -475,6 +486,14 @@ fn build(ctx: &Context, actor: &str, step: &Step) -> Result<Command, Failure> {
                 "date": opt_date("--date", date)?.unwrap_or(today)
             }))
             .map_err(|_| Failure::Input(format!("--code: {code:?} is not accepted; expected anc, platelets, wbc, hemoglobin, creatinine or temperature")))?,
+        },
+        Step::Measurement { patient, weight_kg, height_cm, date } => Command::RecordMeasurement {
+            patient: patient.clone(),
+            measurement: BodyMeasurement {
+                date: opt_date("--date", date)?.unwrap_or(today),
+                weight_kg: *weight_kg,
+                height_cm: *height_cm,
+            },
         },
         Step::FetalExposure { patient, description } => Command::ReportFetalExposure {
             patient: patient.clone(),

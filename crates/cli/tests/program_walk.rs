@@ -245,3 +245,39 @@ fn the_readme_walk_to_a_first_dispense() {
         tampered.stdout
     );
 }
+
+/// `program measurement` records a weight for the demo's patient on Rd: accepted with its height, a weight no
+/// patient has refused (exit 1) naming the field and the range, a flag that is not a number exit 2.
+#[test]
+fn a_weight_is_recorded_and_an_impossible_one_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("demo.db");
+    let go = |args: &[&str]| lenaguard(&db, args);
+    assert_eq!(go(&["demo"]).code, 0);
+    let weigh = |weight: &str| {
+        go(&[
+            "program",
+            "--as",
+            "dr-ada",
+            "measurement",
+            "--patient",
+            "pat-male",
+            "--weight-kg",
+            weight,
+            "--height-cm",
+            "178",
+        ])
+    };
+    let ok = weigh("81.5");
+    assert_eq!(ok.code, 0, "{}", ok.stdout);
+    assert!(ok.stdout.contains("ACCEPTED"), "{}", ok.stdout);
+    let refused = weigh("815");
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("measurement.weight_kg")
+            && refused.stdout.contains("from 20 to 300 kg"),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(weigh("heavy").code, 2);
+}

@@ -330,29 +330,11 @@ impl Snapshot {
                 years
             }
         };
-        if let Some(w) = self.patient.weight_kg
-            && (!w.is_finite() || !p.weight_kg.contains(w))
-        {
-            return Err(InputError::invalid(
-                "patient.weight_kg",
-                w,
-                format!(
-                    "a body weight from {} to {} kg",
-                    p.weight_kg.min, p.weight_kg.max
-                ),
-            ));
+        if let Some(w) = self.patient.weight_kg {
+            p.check_weight_kg("patient.weight_kg", w)?;
         }
-        if let Some(h) = self.patient.height_cm
-            && (!h.is_finite() || !p.height_cm.contains(h))
-        {
-            return Err(InputError::invalid(
-                "patient.height_cm",
-                h,
-                format!(
-                    "a height from {} to {} cm",
-                    p.height_cm.min, p.height_cm.max
-                ),
-            ));
+        if let Some(h) = self.patient.height_cm {
+            p.check_height_cm("patient.height_cm", h)?;
         }
         if let Some(c) = self.kidney.measured_crcl_ml_min
             && (!c.is_finite() || !p.crcl_ml_min.contains(c))

@@ -374,6 +374,99 @@ async fn patient_survey(store: Arc<dyn Store>) -> Result<()> {
     Ok(())
 }
 
+/// A weight recorded over the API reaches the engine: the assessment's Cockcroft-Gault uses it. A body the route
+/// cannot read is 400 naming the field, a weight no patient has is refused (409) naming the field and the range,
+/// and a role that may not record one is 403; only the refusal is written.
+async fn measurement(store: Arc<dyn Store>) -> Result<()> {
+    let w = world::world(store.clone()).await?;
+    let (base, _stop) =
+        world::start(world::settings(store.clone(), ApiSettings::default())).await?;
+    let http = client();
+    let dr = &w.tokens[&AccountRole::Prescriber];
+    let url = format!("{base}/api/v1/patients/{}/measurements", w.own.patient);
+    let post = |token: &str, key: &str, body: Value| {
+        http.post(&url)
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let weighed = post(
+        dr,
+        "m1",
+        serde_json::json!({"date": "2026-11-26", "weight_kg": 70.0}),
+    )
+    .await?;
+    assert_eq!(weighed.status(), 200, "{}", weighed.text().await?);
+    let assessment: Value = http
+        .get(format!(
+            "{base}/api/v1/patients/{}/assessment",
+            w.own.patient
+        ))
+        .bearer_auth(dr)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(assessment["kidney"]["weight_used_kg"], 70.0, "{assessment}");
+    assert!(
+        assessment["kidney"]["crcl_ml_min"].is_number(),
+        "{assessment}"
+    );
+
+    let before = store.audit_rows(0, 100_000).await?.len();
+    for (body, field) in [
+        (
+            serde_json::json!({"date": "2026-11-26", "weight_kg": "seventy"}),
+            "weight_kg",
+        ),
+        (
+            serde_json::json!({"date": "2026-11-26", "weight_kg": 70.0, "bmi": 24}),
+            "bmi",
+        ),
+        (serde_json::json!({"weight_kg": 70.0}), "date"),
+    ] {
+        let res = post(dr, "m2", body.clone()).await?;
+        assert_eq!(res.status(), 400, "{body}");
+        let p: Value = res.json().await?;
+        // A missing field is reported against the body, with the field named in the detail.
+        let named = p["errors"].as_array().is_some_and(|e| {
+            e.iter()
+                .any(|e| e["field"].as_str().is_some_and(|f| f.contains(field)))
+        }) || p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("`{field}`")));
+        assert!(named, "{body}: the problem names {field}: {p}");
+    }
+    assert_eq!(store.audit_rows(0, 100_000).await?.len(), before);
+
+    let refused = post(
+        dr,
+        "m3",
+        serde_json::json!({"date": "2026-11-26", "weight_kg": 700.0}),
+    )
+    .await?;
+    assert_eq!(refused.status(), 409);
+    let p: Value = refused.json().await?;
+    let what = p["reasons"][0]["what"].as_str().unwrap_or_default();
+    assert!(
+        what.contains("measurement.weight_kg") && what.contains("from 20 to 300 kg"),
+        "{p}"
+    );
+    assert_eq!(store.audit_rows(0, 100_000).await?.len(), before + 1);
+
+    let ph = &w.tokens[&AccountRole::Pharmacist];
+    let forbidden = post(
+        ph,
+        "m4",
+        serde_json::json!({"date": "2026-11-26", "weight_kg": 70.0}),
+    )
+    .await?;
+    assert_eq!(forbidden.status(), 403);
+    assert_eq!(store.audit_rows(0, 100_000).await?.len(), before + 1);
+    Ok(())
+}
+
 macro_rules! both {
     ($name:ident, $sqlite:ident, $pg:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,4 +502,9 @@ both!(
     bad_input,
     bad_input_is_a_problem_and_writes_nothing_sqlite,
     bad_input_is_a_problem_and_writes_nothing_postgres
+);
+both!(
+    measurement,
+    a_weight_recorded_over_the_api_reaches_the_assessment_sqlite,
+    a_weight_recorded_over_the_api_reaches_the_assessment_postgres
 );

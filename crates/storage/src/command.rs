@@ -142,6 +142,18 @@ pub struct PrescriptionOrder {
     pub pharmacy: Option<String>,
 }
 
+/// A body weight (and height) measured on a date: what Cockcroft-Gault needs besides age, sex and creatinine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BodyMeasurement {
+    #[schemars(with = "crate::schema::IsoDate")]
+    pub date: Date,
+    pub weight_kg: f64,
+    /// Needed only for the ideal or adjusted body weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height_cm: Option<f64>,
+}
+
 /// The pharmacy's counselling checklist: every item must be done before a dispense.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -234,6 +246,10 @@ pub enum Command {
         patient: String,
         description: String,
     },
+    RecordMeasurement {
+        patient: String,
+        measurement: BodyMeasurement,
+    },
     /// Bulk-write synthetic patients `first .. first + count` (see `lenaguard_storage::synth`), as admin.
     SynthesizeRegistry {
         seed: u64,
@@ -256,7 +272,8 @@ impl Command {
             | Command::Discontinue { patient, .. }
             | Command::ReportAdverseEvent { patient, .. }
             | Command::RecordLab { patient, .. }
-            | Command::ReportFetalExposure { patient, .. } => Some(patient),
+            | Command::ReportFetalExposure { patient, .. }
+            | Command::RecordMeasurement { patient, .. } => Some(patient),
             Command::WritePrescription(o) => Some(&o.patient),
             Command::RegisterOrganisation { .. }
             | Command::RegisterUser { .. }
@@ -292,6 +309,7 @@ impl Command {
             Command::ReportAdverseEvent { .. } => "report_adverse_event",
             Command::RecordLab { .. } => "record_lab",
             Command::ReportFetalExposure { .. } => "report_fetal_exposure",
+            Command::RecordMeasurement { .. } => "record_measurement",
             Command::SynthesizeRegistry { .. } => "synthesize_registry",
         }
     }

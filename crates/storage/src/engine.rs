@@ -1,7 +1,9 @@
 //! The bridge from stored rows to the domain engine: a patient's file becomes the engine's `Snapshot` (with its
 //! REMS record), so every command is judged by the same pure rules every other door uses.
 
-use crate::command::{ContraceptionAttestation, PregnancyTestReport, Reason, SurveySubmission};
+use crate::command::{
+    BodyMeasurement, ContraceptionAttestation, PregnancyTestReport, Reason, SurveySubmission,
+};
 use crate::error::StorageError;
 use crate::records::{PatientFile, RecordKind};
 use jiff::civil::Date;
@@ -67,6 +69,11 @@ pub fn snapshot(file: &PatientFile) -> Result<Snapshot, StorageError> {
     let mut interruptions: Vec<Interruption> = Vec::new();
     let mut labs: Vec<Lab> = Vec::new();
     let mut adverse: Vec<AdverseEvent> = Vec::new();
+    // The snapshot carries one weight and height: those of the latest measurement by date (the later record on
+    // the same date). The builder is not given the business date, but a measurement is never dated after the
+    // day it is recorded, so the latest by date is the latest on or before any later business date. How old a
+    // weight may be is the domain's to judge.
+    let mut measured: Option<BodyMeasurement> = None;
     for r in &file.records {
         match r.kind {
             RecordKind::Reclassification => record
@@ -119,6 +126,12 @@ pub fn snapshot(file: &PatientFile) -> Result<Snapshot, StorageError> {
             RecordKind::Discontinuation | RecordKind::FetalExposure => {}
             RecordKind::AdverseEvent => adverse.push(body(file, r)?),
             RecordKind::Lab => labs.push(body(file, r)?),
+            RecordKind::Measurement => {
+                let m: BodyMeasurement = body(file, r)?;
+                if measured.as_ref().is_none_or(|latest| m.date >= latest.date) {
+                    measured = Some(m);
+                }
+            }
         }
     }
     for x in &file.prescriptions {
@@ -164,8 +177,8 @@ pub fn snapshot(file: &PatientFile) -> Result<Snapshot, StorageError> {
             age_years: None,
             birth_date: Some(p.birth_date),
             sex: p.sex,
-            weight_kg: None,
-            height_cm: None,
+            weight_kg: measured.as_ref().map(|m| m.weight_kg),
+            height_cm: measured.as_ref().and_then(|m| m.height_cm),
         },
         regimen: p.regimen,
         dexamethasone: None,

@@ -74,6 +74,8 @@ pub enum RecordKind {
     AdverseEvent,
     Lab,
     FetalExposure,
+    /// A body weight and height ([`crate::command::BodyMeasurement`]).
+    Measurement,
 }
 
 impl RecordKind {
@@ -89,6 +91,7 @@ impl RecordKind {
             RecordKind::AdverseEvent => "adverse_event",
             RecordKind::Lab => "lab",
             RecordKind::FetalExposure => "fetal_exposure",
+            RecordKind::Measurement => "measurement",
         }
     }
 

@@ -102,7 +102,8 @@ fn command(c: &Command, on: jiff::civil::Date) -> Result<(), InputError> {
         | Command::Interrupt { patient, .. }
         | Command::Resume { patient }
         | Command::ReportAdverseEvent { patient, .. }
-        | Command::RecordLab { patient, .. } => id("patient", patient),
+        | Command::RecordLab { patient, .. }
+        | Command::RecordMeasurement { patient, .. } => id("patient", patient),
         Command::SubmitSurvey { patient, survey } => {
             id("patient", patient)?;
             text(

@@ -337,6 +337,7 @@ async fn scope(tx: &mut dyn StoreTx, c: &Command) -> Result<Option<String>, Stor
         | Command::ReportAdverseEvent { .. }
         | Command::RecordLab { .. }
         | Command::ReportFetalExposure { .. }
+        | Command::RecordMeasurement { .. }
         | Command::WritePrescription(_) => None,
     })
 }
@@ -1212,6 +1213,32 @@ async fn decide(
             any_user(tx, by).await?;
             let file = patient(tx, id).await?;
             let rec = record(RecordKind::Lab, tag, id, lab.date, to_json(lab)?);
+            with_record(pack, on, file, rec)
+        }
+        Command::RecordMeasurement {
+            patient: id,
+            measurement: m,
+        } => {
+            any_user(tx, by).await?;
+            let file = patient(tx, id).await?;
+            let p = &pack.policy.plausible;
+            p.check_weight_kg("measurement.weight_kg", m.weight_kg)
+                .map_err(|e| invalid_record(&e))?;
+            if let Some(h) = m.height_cm {
+                p.check_height_cm("measurement.height_cm", h)
+                    .map_err(|e| invalid_record(&e))?;
+            }
+            // The snapshot takes the latest measurement by date, which is the one in force on every later
+            // business date only if no measurement is dated after the day it is recorded.
+            if m.date > on {
+                return Err(invalid_record(&lenaguard_domain::InputError::invalid(
+                    "measurement.date",
+                    m.date,
+                    format!("a date not after today ({on})"),
+                ))
+                .into());
+            }
+            let rec = record(RecordKind::Measurement, tag, id, m.date, to_json(m)?);
             with_record(pack, on, file, rec)
         }
         Command::SynthesizeRegistry { seed, first, count } => {

@@ -390,6 +390,39 @@ pub struct Plausible {
     pub provenance: Provenance,
 }
 
+impl Plausible {
+    /// A body weight no patient has (a unit or typing mistake), refused naming `field`: every door that takes a
+    /// weight (a snapshot, a stored measurement) holds it to the same range.
+    pub fn check_weight_kg(&self, field: &str, w: f64) -> Result<(), crate::InputError> {
+        if w.is_finite() && self.weight_kg.contains(w) {
+            return Ok(());
+        }
+        Err(crate::InputError::invalid(
+            field,
+            w,
+            format!(
+                "a body weight from {} to {} kg",
+                self.weight_kg.min, self.weight_kg.max
+            ),
+        ))
+    }
+
+    /// A height no patient has, refused naming `field`.
+    pub fn check_height_cm(&self, field: &str, h: f64) -> Result<(), crate::InputError> {
+        if h.is_finite() && self.height_cm.contains(h) {
+            return Ok(());
+        }
+        Err(crate::InputError::invalid(
+            field,
+            h,
+            format!(
+                "a height from {} to {} cm",
+                self.height_cm.min, self.height_cm.max
+            ),
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Policy {
     pub cbc_max_age_start_or_resume_days: i64,

@@ -13,8 +13,8 @@ use jiff::civil::Date;
 use lenaguard_domain::program::{NotReproductive, RiskCategory};
 use lenaguard_domain::snapshot::{AdverseEvent, InterruptionCause, Lab};
 use lenaguard_storage::command::{
-    Command, CommandRequest, ContraceptionAttestation, Counselling, Enrollment, OrganisationKind,
-    PregnancyTestReport, PrescriptionOrder, Role, SurveySubmission,
+    BodyMeasurement, Command, CommandRequest, ContraceptionAttestation, Counselling, Enrollment,
+    OrganisationKind, PregnancyTestReport, PrescriptionOrder, Role, SurveySubmission,
 };
 use lenaguard_storage::{CommandOutcome, Outcome};
 use schemars::JsonSchema;
@@ -268,6 +268,12 @@ patient_command!(survey, SurveySubmission, |patient, survey| {
     Command::SubmitSurvey { patient, survey }
 });
 patient_command!(lab, Lab, |patient, lab| Command::RecordLab { patient, lab });
+patient_command!(measurement, BodyMeasurement, |patient, measurement| {
+    Command::RecordMeasurement {
+        patient,
+        measurement,
+    }
+});
 patient_command!(adverse_event, AdverseEvent, |patient, event| {
     Command::ReportAdverseEvent { patient, event }
 });

@@ -334,6 +334,14 @@ pub static ROUTES: &[RouteSpec] = &[
         program::lab
     ),
     patient_command!(
+        "patients.measurement",
+        "/api/v1/patients/{patient}/measurements",
+        "Record a body weight (and height), for the creatinine clearance.",
+        &[P, S],
+        lenaguard_storage::command::BodyMeasurement,
+        program::measurement
+    ),
+    patient_command!(
         "patients.adverse_event",
         "/api/v1/patients/{patient}/adverse-events",
         "Report an adverse event.",

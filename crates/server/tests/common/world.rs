@@ -102,6 +102,8 @@ async fn side(wf: &Workflow, s: &str) -> Result<Side> {
     ] {
         run(wf, &dr, day(-1), json!({"command": "record_lab", "patient": patient, "lab": {"code": code, "value": value, "unit": unit, "date": day(-1)}})).await?;
     }
+    // With the creatinine, the weight gives a Cockcroft-Gault clearance and so a renal starting dose.
+    run(wf, &dr, day(-1), json!({"command": "record_measurement", "patient": patient, "measurement": {"date": day(-1), "weight_kg": 80.0, "height_cm": 175.0}})).await?;
     run(wf, &dr, DAY, json!({"command": "write_prescription", "prescription": rx, "patient": patient, "date": DAY,
         "schedule": {"dose_mg": 25, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 28},
         "quantity": 21, "days_supply": 28, "pharmacy": pharmacy})).await?;
