@@ -744,6 +744,14 @@ async fn a_prescriber_enrolls_records_and_requests_an_authorization_through_the_
                 ("date", yesterday.as_str()),
             ],
         ),
+        (
+            "measurement",
+            vec![
+                ("weight_kg", "68"),
+                ("height_cm", "165"),
+                ("date", yesterday.as_str()),
+            ],
+        ),
     ];
     for (what, fields) in &steps {
         let (_, page) = get(base, &dr, &here).await?;
@@ -772,9 +780,39 @@ async fn a_prescriber_enrolls_records_and_requests_an_authorization_through_the_
         "{row}"
     );
 
-    // The prescription, then its authorization.
+    // A weight out of the pack's range: refused with the range, nothing stored.
+    let (_, page) = get(base, &dr, &here).await?;
+    let (status, _, body) = send_form(
+        base,
+        &dr,
+        &page,
+        "measurement-form",
+        &format!("{here}/measurement"),
+        &[
+            ("weight_kg", "700"),
+            ("height_cm", ""),
+            ("date", yesterday.as_str()),
+        ],
+    )
+    .await?;
+    let at = body
+        .find(r#"id="measurement-refused""#)
+        .context("the refusal")?;
+    let block = &body[at..at + body[at..].find("</div>").context("its end")?];
+    ensure!(
+        status == 409 && block.contains("700") && block.contains("kg"),
+        "{status}: {block}"
+    );
+
+    // The prescription, proposed from today's recommendation now that the weight gives a CrCl; then its
+    // authorization.
     let (_, page) = get(base, &dr, &here).await?;
     ensure!(page.contains("Eligible</strong>"), "{page}");
+    ensure!(
+        page.contains("Proposed from today's recommendation")
+            && !page.contains("prescription-unchecked"),
+        "{page}"
+    );
     let rx_id = form_field(&page, "prescription-form", "prescription").context("the rx id")?;
     let mut with_id = rx.clone();
     with_id.push(("prescription", rx_id.as_str()));
@@ -1336,6 +1374,11 @@ async fn full_path(s: &Site, driver_program: &std::path::Path) -> Result<()> {
             set(&c, "lab-date", &world::day(-1).to_string()).await?;
             submit(&c, "record-lab", "done=lab").await?;
         }
+        c.find(Locator::Id("measurement-weight-kg"))
+            .await?
+            .send_keys("68")
+            .await?;
+        submit(&c, "record-measurement", "done=measurement").await?;
         let page = text(&c).await?;
         ensure!(page.contains("Eligible: nothing is missing"), "{page}");
         // The labs just recorded, charted with the engine's thresholds.

@@ -27,8 +27,8 @@ use lenaguard_domain::snapshot::Lab;
 use lenaguard_domain::units::Analyte;
 use lenaguard_storage::accounts::AccountRole;
 use lenaguard_storage::command::{
-    Answer, Command, ContraceptionAttestation, Enrollment, PregnancyTestReport, PrescriptionOrder,
-    Specimen, SurveySubmission,
+    Answer, BodyMeasurement, Command, ContraceptionAttestation, Enrollment, PregnancyTestReport,
+    PrescriptionOrder, Specimen, SurveySubmission,
 };
 use lenaguard_storage::records::AuthorizationStatus;
 use lenaguard_storage::{Outcome, PatientFile, survey};
@@ -37,10 +37,11 @@ use std::fmt::Write;
 const PRESCRIBER: &[AccountRole] = &[AccountRole::Prescriber];
 
 /// The forms of the patient page, by the path segment they are sent to.
-pub const RECORD_FORMS: [&str; 5] = [
+pub const RECORD_FORMS: [&str; 6] = [
     "contraception",
     "pregnancy-test",
     "lab",
+    "measurement",
     "survey",
     "prescription",
 ];
@@ -308,6 +309,7 @@ pub fn done_notice(done: &str) -> Option<String> {
         "contraception" => "The contraception attestation is recorded.".into(),
         "pregnancy-test" => "The pregnancy test is recorded.".into(),
         "lab" => "The lab result is recorded.".into(),
+        "measurement" => "The weight is recorded.".into(),
         "survey" => "The survey answers are recorded.".into(),
         "prescription" => "The prescription is written. Request its authorization below.".into(),
         "authorized" => {
@@ -651,6 +653,34 @@ pub async fn sections(
         ),
         date = l.input("date", "date", "Date of the sample", &today, " required"),
     );
+    let m = Fields::new("measurement", posted);
+    let _ = write!(
+        out,
+        r#"<h3 id="measurement">Weight</h3>{refused}<p>Creatinine clearance (Cockcroft-Gault), and with it the starting dose, needs the body weight.</p>{head}{weight}{height}{date}
+<p><button type="submit" id="record-measurement">Record the weight</button></p></form>"#,
+        refused = m.refusal(),
+        head = form_head(
+            &format!("{base}/measurement"),
+            "measurement-form",
+            csrf,
+            &key_of(&m)?
+        ),
+        weight = m.input(
+            "text",
+            "weight_kg",
+            "Weight (kg)",
+            "",
+            r#" inputmode="decimal" required"#
+        ),
+        height = m.input(
+            "text",
+            "height_cm",
+            "Height (cm, optional: for the ideal or adjusted body weight)",
+            "",
+            r#" inputmode="decimal""#
+        ),
+        date = m.input("date", "date", "Measured on", &today, " required"),
+    );
     let s = Fields::new("survey", posted);
     let mut questions = String::new();
     for q in survey::questions(f.patient.category) {
@@ -779,6 +809,27 @@ fn command_of(
                         date,
                         lln: None,
                         uln: None,
+                    },
+                }),
+                _ => None,
+            }
+        }
+        "measurement" => {
+            // The plausible range is the pack's, judged by the workflow; here only a number is asked for.
+            let weight = c.number::<f64>("weight_kg", 0.1, 1000.0, "0.1 to 1000 (kg)");
+            let height = if data.get("height_cm").unwrap_or("").trim().is_empty() {
+                None
+            } else {
+                c.number::<f64>("height_cm", 1.0, 1000.0, "1 to 1000 (cm)")
+            };
+            let date = c.date("date");
+            match (weight, date) {
+                (Some(weight_kg), Some(date)) => Some(Command::RecordMeasurement {
+                    patient: id,
+                    measurement: BodyMeasurement {
+                        date,
+                        weight_kg,
+                        height_cm: height,
                     },
                 }),
                 _ => None,
