@@ -84,27 +84,9 @@ pub fn starting_dose(pack: &RulePack, q: &DoseQuestion) -> Result<DoseAnswer, In
                     "an age from 0 to 120 years",
                 ));
             }
-            if !p.weight_kg.contains(*weight_kg) {
-                return Err(InputError::invalid(
-                    "weight",
-                    weight_kg,
-                    format!(
-                        "a body weight from {} to {} kg",
-                        p.weight_kg.min, p.weight_kg.max
-                    ),
-                ));
-            }
-            if let Some(h) = height_cm
-                && !p.height_cm.contains(*h)
-            {
-                return Err(InputError::invalid(
-                    "height",
-                    h,
-                    format!(
-                        "a height from {} to {} cm",
-                        p.height_cm.min, p.height_cm.max
-                    ),
-                ));
+            p.check_weight_kg("weight", *weight_kg)?;
+            if let Some(h) = height_cm {
+                p.check_height_cm("height", *h)?;
             }
             let scr = Quantity::parse(Analyte::Creatinine, *creatinine, creatinine_unit)
                 .map_err(|e| e.within("creatinine"))?
