@@ -1720,3 +1720,39 @@ async fn a_long_patient_list_comes_a_page_at_a_time() -> Result<()> {
     ensure!(all.len() == n && n == 62, "every patient once: {all:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_the_first_supply_the_patient_reads_a_plan_not_take_your_lenalidomide() -> Result<()>
+{
+    let s = site().await?;
+    let own = s.world.own.clone();
+    let pat = form_login(&s.base, "pat-a").await?;
+    let (status, page) = get(&s.base, &pat, "/app/me").await?;
+    ensure!(status == 200, "{page}");
+    ensure!(
+        page.contains(r#"id="not-started""#)
+            && page.contains("Planned lenalidomide day")
+            && !page.contains("Take your lenalidomide"),
+        "{page}"
+    );
+    // The pharmacy confirms and dispenses: from then on the days say what to do.
+    let wf = Workflow::new(s.store.clone(), world::pack());
+    let lenaguard_storage::Answer::Confirmation { number, .. } = run(
+        &wf,
+        "ph-a",
+        DAY,
+        json!({"command": "request_confirmation", "authorization": own.authorization}),
+    )
+    .await?
+    else {
+        bail!("not a confirmation");
+    };
+    run(&wf, "ph-a", DAY, json!({"command": "dispense", "authorization": own.authorization, "confirmation": number,
+        "days_supply": 28, "quantity": 21, "counselling": {"checklist_completed": true, "medication_guide_given": true}})).await?;
+    let (_, page) = get(&s.base, &pat, "/app/me").await?;
+    ensure!(
+        !page.contains(r#"id="not-started""#) && page.contains("Take your lenalidomide"),
+        "{page}"
+    );
+    Ok(())
+}

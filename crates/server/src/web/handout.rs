@@ -217,7 +217,7 @@ pub fn rules(pack: &RulePack, category: RiskCategory) -> Vec<(String, Option<Pro
 }
 
 /// The calendar's days in plain words: one line per day.
-pub fn days(cal: &Calendar, today: Date) -> Vec<(String, String)> {
+pub fn days(cal: &Calendar, today: Date, supplied: bool) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < cal.events.len() {
@@ -227,7 +227,7 @@ pub fn days(cal: &Calendar, today: Date) -> Vec<(String, String)> {
             let ev = &cal.events[i];
             let text = match ev.kind {
                 EventKind::Deadline => ev.title.clone(),
-                kind => plain(kind).to_string(),
+                kind => plain(kind, supplied).to_string(),
             };
             if !items.contains(&text) {
                 items.push(text);
@@ -299,7 +299,11 @@ pub fn handout(f: &PatientFile, pack: &RulePack, facts: &Facts) -> Vec<u8> {
     doc.paragraph(&authorization(f, today));
 
     doc.heading(&format!("My next {DAYS} days"));
-    let rows = days(&facts.calendar, today);
+    let supplied = !f.dispenses.is_empty();
+    if !supplied {
+        doc.paragraph(super::patient::NOT_STARTED);
+    }
+    let rows = days(&facts.calendar, today, supplied);
     if rows.is_empty() {
         doc.paragraph("Nothing is planned in the next 28 days.");
     }

@@ -30,8 +30,12 @@ struct SurveyForm {
     refused: Vec<Reason>,
 }
 
-pub fn plain(kind: EventKind) -> &'static str {
+/// An event in plain words. Before the first supply (`supplied` false) the dose and rest days are only the plan:
+/// a patient without capsules, or not yet authorized, must not read "take your lenalidomide".
+pub fn plain(kind: EventKind, supplied: bool) -> &'static str {
     match kind {
+        EventKind::Dose if !supplied => "Planned lenalidomide day",
+        EventKind::Rest if !supplied => "Planned rest day",
         EventKind::Dose => "Take your lenalidomide",
         EventKind::Rest => "Rest day: no lenalidomide",
         EventKind::Held => "Do not take lenalidomide today (paused by your doctor)",
@@ -42,6 +46,9 @@ pub fn plain(kind: EventKind) -> &'static str {
         EventKind::Deadline => "Deadline",
     }
 }
+
+/// Said above the days before the first supply.
+pub const NOT_STARTED: &str = "Your treatment has not started yet: the days below are the plan. Take lenalidomide only once the pharmacy has given you your capsules, and as your doctor tells you.";
 
 async fn render(
     state: &ApiState,
@@ -155,9 +162,18 @@ async fn render(
         );
     }
     body.push_str(r#"<button type="submit" id="send-survey">Send my answers</button></form>"#);
-    body.push_str(r#"<h2>My next two weeks</h2><ol class="days">"#);
+    body.push_str(r#"<h2>My next two weeks</h2>"#);
+    let supplied = !f.dispenses.is_empty();
+    if !supplied {
+        let _ = write!(
+            body,
+            r#"<p class="notice" id="not-started">{}</p>"#,
+            e(NOT_STARTED)
+        );
+    }
+    body.push_str(r#"<ol class="days">"#);
     let cal = ahead(state, &f, 14)?;
-    for (label, items) in super::handout::days(&cal, today) {
+    for (label, items) in super::handout::days(&cal, today, supplied) {
         let _ = write!(
             body,
             r#"<li><span class="date">{}</span>{}</li>"#,
