@@ -1756,3 +1756,41 @@ async fn before_the_first_supply_the_patient_reads_a_plan_not_take_your_lenalido
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_logs_in_and_out_in_a_real_browser() -> Result<()> {
+    use lenaguard_storage::accounts::AccountRole::*;
+    let Some(driver_program) = browser_tools()? else {
+        return Ok(());
+    };
+    let s = site().await?;
+    let driver = chromedriver(&driver_program).await?;
+    let profiles = tempfile::tempdir()?;
+    let c = browser(&driver, &profiles.path().join("roles"), false).await?;
+    let outcome = async {
+        for (role, home) in [
+            (Pharmacist, "/app/pharmacy"),
+            (Prescriber, "/app/patients"),
+            (Patient, "/app/me"),
+            (ProgramStaff, "/app/staff"),
+            (Auditor, "/app/staff"),
+            (Admin, "/app/"),
+        ] {
+            let login = &s.world.logins[&role];
+            browser_login(&c, &s.base, login).await?;
+            wait_path(&c, home).await?;
+            let page = text(&c).await?;
+            ensure!(page.contains(&format!("{login} (")), "{role:?}: {page}");
+            accessibility(&c, &format!("the landing page of {role:?}")).await?;
+            c.find(Locator::Css("form.logout button"))
+                .await?
+                .click()
+                .await?;
+            wait_path(&c, "/app/login").await?;
+        }
+        Ok(())
+    }
+    .await;
+    c.close().await?;
+    outcome
+}
