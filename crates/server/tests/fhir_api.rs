@@ -11,7 +11,7 @@ use lenaguard_server::{
     Application, Client, DEV_ISSUER, DevKey, FHIR_DEV_SCOPE, Settings, fhir_dev_token,
 };
 use lenaguard_storage::Store;
-use lenaguard_storage::command::Command;
+use lenaguard_storage::command::{BodyMeasurement, Command};
 use lenaguard_tests_storage as seed;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -196,7 +196,7 @@ fn lab(analyte: Analyte, value: f64, unit: &str, date: Date) -> Command {
 }
 
 /// pt-1 walked to a first dispense, a second dispense refused, two labs; pt-2 ready for a prescription; pt-3
-/// enrolled only.
+/// enrolled, weighed and measured.
 async fn seeded(store: Arc<dyn Store>) -> Server {
     let wf = seed::workflow(store.clone());
     let (auth, conf) = seed::authorized(&wf, "pt-1").await.unwrap();
@@ -234,6 +234,21 @@ async fn seeded(store: Arc<dyn Store>) -> Server {
         "dr-ada",
         seed::days(seed::DAY, -40),
         Command::Enroll(seed::enrollment("pt-3")),
+    )
+    .await
+    .unwrap();
+    seed::ok(
+        &wf,
+        "dr-ada",
+        seed::DAY,
+        Command::RecordMeasurement {
+            patient: "pt-3".into(),
+            measurement: BodyMeasurement {
+                date: seed::days(seed::DAY, -1),
+                weight_kg: 64.5,
+                height_cm: Some(170.0),
+            },
+        },
     )
     .await
     .unwrap();
@@ -401,6 +416,63 @@ async fn reads_and_searches_every_type(s: &Server) {
         second.json["entry"][0]["resource"]["id"],
         page.json["entry"][0]["resource"]["id"]
     );
+
+    // Observation: pt-3's measurement, a weight and a height, as vital signs with two ids of their own.
+    let vitals = s.search("/fhir/Observation?patient=pt-3").await;
+    assert_eq!(vitals.len(), 2, "{vitals:?}");
+    let weight = s
+        .search(&enc(
+            "/fhir/Observation?patient=pt-3&code=http://loinc.org|29463-7",
+        ))
+        .await;
+    assert_eq!(weight.len(), 1);
+    let weight = &weight[0];
+    assert_eq!(
+        weight["valueQuantity"],
+        json!({"value": 64.5, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"})
+    );
+    assert_eq!(
+        weight["category"][0]["coding"][0],
+        json!({"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"})
+    );
+    assert_eq!(weight["code"]["coding"][0]["display"], "Body weight");
+    assert_eq!(weight["effectiveDateTime"], "2026-11-25");
+    assert_eq!(weight["subject"]["reference"], "Patient/pt-3");
+    let height = s.search("/fhir/Observation?subject=pt-3&code=8302-2").await;
+    assert_eq!(height.len(), 1);
+    assert_eq!(
+        height[0]["valueQuantity"],
+        json!({"value": 170.0, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"})
+    );
+    assert_ne!(weight["id"], height[0]["id"]);
+    for o in &vitals {
+        let id = o["id"].as_str().unwrap();
+        assert!(id.starts_with("pt-3.-"), "{id}");
+        let r = s.get(&format!("/fhir/Observation/{id}")).await;
+        assert_eq!(r.status, 200, "{id}");
+        assert_eq!(&r.json, o);
+    }
+    let category = "http://terminology.hl7.org/CodeSystem/observation-category";
+    for (q, n) in [
+        ("patient=pt-3&category=vital-signs".to_string(), 2),
+        (format!("patient=pt-3&category={category}|vital-signs"), 2),
+        ("patient=pt-3&category=laboratory".to_string(), 0),
+        ("patient=pt-1&category=vital-signs".to_string(), 0),
+        ("patient=pt-1&category=laboratory".to_string(), 4),
+        (
+            "patient=pt-3&category=vital-signs&date=2026-11-25".to_string(),
+            2,
+        ),
+        ("patient=pt-3&code=29463-7&date=lt2026-11-25".to_string(), 0),
+    ] {
+        assert_eq!(
+            s.search(&enc(&format!("/fhir/Observation?{q}")))
+                .await
+                .len(),
+            n,
+            "{q}"
+        );
+    }
 
     // MedicationRequest: dispensed, so completed; RxNorm lenalidomide; 25 mg days 1-21 of 28.
     let mr = s.search(&enc("/fhir/MedicationRequest?patient=pt-1&code=http://www.nlm.nih.gov/research/umls/rxnorm|342369")).await;
