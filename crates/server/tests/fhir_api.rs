@@ -1,6 +1,7 @@
 //! The FHIR R4 API over real HTTP, on SQLite and on PostgreSQL, with records seeded through the real program
 //! workflow: the CapabilityStatement, read and search of every type, strict parameters, unknown ids, the token
-//! checks, and the transaction import (accepted, retried, and refused atomically with nothing written). Every
+//! checks, and the transaction import of labs, body weights and orders (accepted, retried, and refused atomically
+//! with nothing written). Every
 //! resource the server answers with is checked by the independent validator (tools/fhir/validate.py) when
 //! LENAGUARD_FHIR_VALIDATE=1.
 
@@ -11,7 +12,7 @@ use lenaguard_server::{
     Application, Client, DEV_ISSUER, DevKey, FHIR_DEV_SCOPE, Settings, fhir_dev_token,
 };
 use lenaguard_storage::Store;
-use lenaguard_storage::command::Command;
+use lenaguard_storage::command::{BodyMeasurement, Command};
 use lenaguard_tests_storage as seed;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -196,7 +197,7 @@ fn lab(analyte: Analyte, value: f64, unit: &str, date: Date) -> Command {
 }
 
 /// pt-1 walked to a first dispense, a second dispense refused, two labs; pt-2 ready for a prescription; pt-3
-/// enrolled only.
+/// enrolled, weighed and measured.
 async fn seeded(store: Arc<dyn Store>) -> Server {
     let wf = seed::workflow(store.clone());
     let (auth, conf) = seed::authorized(&wf, "pt-1").await.unwrap();
@@ -234,6 +235,21 @@ async fn seeded(store: Arc<dyn Store>) -> Server {
         "dr-ada",
         seed::days(seed::DAY, -40),
         Command::Enroll(seed::enrollment("pt-3")),
+    )
+    .await
+    .unwrap();
+    seed::ok(
+        &wf,
+        "dr-ada",
+        seed::DAY,
+        Command::RecordMeasurement {
+            patient: "pt-3".into(),
+            measurement: BodyMeasurement {
+                date: seed::days(seed::DAY, -1),
+                weight_kg: 64.5,
+                height_cm: Some(170.0),
+            },
+        },
     )
     .await
     .unwrap();
@@ -401,6 +417,63 @@ async fn reads_and_searches_every_type(s: &Server) {
         second.json["entry"][0]["resource"]["id"],
         page.json["entry"][0]["resource"]["id"]
     );
+
+    // Observation: pt-3's measurement, a weight and a height, as vital signs with two ids of their own.
+    let vitals = s.search("/fhir/Observation?patient=pt-3").await;
+    assert_eq!(vitals.len(), 2, "{vitals:?}");
+    let weight = s
+        .search(&enc(
+            "/fhir/Observation?patient=pt-3&code=http://loinc.org|29463-7",
+        ))
+        .await;
+    assert_eq!(weight.len(), 1);
+    let weight = &weight[0];
+    assert_eq!(
+        weight["valueQuantity"],
+        json!({"value": 64.5, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"})
+    );
+    assert_eq!(
+        weight["category"][0]["coding"][0],
+        json!({"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"})
+    );
+    assert_eq!(weight["code"]["coding"][0]["display"], "Body weight");
+    assert_eq!(weight["effectiveDateTime"], "2026-11-25");
+    assert_eq!(weight["subject"]["reference"], "Patient/pt-3");
+    let height = s.search("/fhir/Observation?subject=pt-3&code=8302-2").await;
+    assert_eq!(height.len(), 1);
+    assert_eq!(
+        height[0]["valueQuantity"],
+        json!({"value": 170.0, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"})
+    );
+    assert_ne!(weight["id"], height[0]["id"]);
+    for o in &vitals {
+        let id = o["id"].as_str().unwrap();
+        assert!(id.starts_with("pt-3.-"), "{id}");
+        let r = s.get(&format!("/fhir/Observation/{id}")).await;
+        assert_eq!(r.status, 200, "{id}");
+        assert_eq!(&r.json, o);
+    }
+    let category = "http://terminology.hl7.org/CodeSystem/observation-category";
+    for (q, n) in [
+        ("patient=pt-3&category=vital-signs".to_string(), 2),
+        (format!("patient=pt-3&category={category}|vital-signs"), 2),
+        ("patient=pt-3&category=laboratory".to_string(), 0),
+        ("patient=pt-1&category=vital-signs".to_string(), 0),
+        ("patient=pt-1&category=laboratory".to_string(), 4),
+        (
+            "patient=pt-3&category=vital-signs&date=2026-11-25".to_string(),
+            2,
+        ),
+        ("patient=pt-3&code=29463-7&date=lt2026-11-25".to_string(), 0),
+    ] {
+        assert_eq!(
+            s.search(&enc(&format!("/fhir/Observation?{q}")))
+                .await
+                .len(),
+            n,
+            "{q}"
+        );
+    }
 
     // MedicationRequest: dispensed, so completed; RxNorm lenalidomide; 25 mg days 1-21 of 28.
     let mr = s.search(&enc("/fhir/MedicationRequest?patient=pt-1&code=http://www.nlm.nih.gov/research/umls/rxnorm|342369")).await;
@@ -907,6 +980,155 @@ async fn imports_labs_and_orders(s: &Server) {
     );
 }
 
+fn body_entry(patient: &str, loinc: &str, value: f64, unit: &str) -> Value {
+    json!({
+        "fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        "request": {"method": "POST", "url": "Observation"},
+        "resource": {
+            "resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+            "subject": {"reference": format!("Patient/{patient}")},
+            "performer": [{"reference": "Practitioner/dr-ada"}],
+            "effectiveDateTime": "2026-11-25",
+            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+        }
+    })
+}
+
+/// The creatinine clearance the engine computes for a patient from the stored file, if it can.
+async fn crcl_of(store: &dyn Store, patient: &str) -> Option<f64> {
+    let file = store.patient_file(patient).await.unwrap().unwrap();
+    let snap = lenaguard_storage::engine::snapshot(&file).unwrap();
+    let pack = lenaguard_domain::RulePack::builtin().unwrap();
+    lenaguard_domain::assess(&snap, &pack, seed::DAY)
+        .unwrap()
+        .kidney
+        .crcl_ml_min
+}
+
+/// A body weight (with a height of the same day) becomes a measurement the engine doses from; a height alone,
+/// a weight in a unit the table does not map, and a weight no patient has are refused with nothing written.
+async fn imports_body_weight(s: &Server) {
+    let mut creatinine = anc_entry("pt-2", "mg/dL");
+    creatinine["resource"]["code"]["coding"][0]["code"] = json!("2160-0");
+    creatinine["resource"]["valueQuantity"]["value"] = json!(0.9);
+    assert_eq!(
+        s.post(&transaction(vec![creatinine])).await.status,
+        200,
+        "a fresh creatinine first"
+    );
+    assert_eq!(
+        crcl_of(s.store.as_ref(), "pt-2").await,
+        None,
+        "no weight yet"
+    );
+    let bundle = transaction(vec![
+        body_entry("pt-2", "8302-2", 168.0, "cm"),
+        body_entry("pt-2", "29463-7", 72.0, "kg"),
+    ]);
+    let r = s.post(&bundle).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let locations: Vec<String> = r.json["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["response"]["status"], "201 Created", "{e}");
+            e["response"]["location"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(
+        locations[1].starts_with("Observation/pt-2.-measurement-"),
+        "{locations:?}"
+    );
+    assert_eq!(locations[0], format!("{}-height", locations[1]));
+    let file = s.store.patient_file("pt-2").await.unwrap().unwrap();
+    let stored: Vec<BodyMeasurement> = file
+        .records
+        .iter()
+        .filter(|r| r.kind == lenaguard_storage::records::RecordKind::Measurement)
+        .map(|r| r.body.decode().unwrap())
+        .collect();
+    assert_eq!(
+        stored,
+        vec![BodyMeasurement {
+            date: seed::days(seed::DAY, -1),
+            weight_kg: 72.0,
+            height_cm: Some(168.0),
+        }]
+    );
+    let crcl = crcl_of(s.store.as_ref(), "pt-2").await;
+    assert!(crcl.is_some_and(|c| c > 0.0), "{crcl:?}");
+    // Both read back as vital signs where the answer said they are.
+    let w = s.get(&format!("/fhir/{}", locations[1])).await;
+    assert_eq!(w.status, 200, "{}", w.json);
+    assert_eq!(w.json["valueQuantity"]["value"], 72.0);
+    assert_eq!(w.json["category"][0]["coding"][0]["code"], "vital-signs");
+    let h = s.get(&format!("/fhir/{}", locations[0])).await;
+    assert_eq!(h.status, 200, "{}", h.json);
+    assert_eq!(h.json["code"]["coding"][0]["code"], "8302-2");
+    assert_eq!(h.json["valueQuantity"]["value"], 168.0);
+    // A retry answers with the first outcomes, the height's too.
+    let again = s.post(&bundle).await;
+    assert_eq!(again.status, 200, "{}", again.json);
+    for (e, loc) in again.json["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&locations)
+    {
+        assert_eq!(e["response"]["status"], "200 OK");
+        assert_eq!(e["response"]["location"], loc.as_str());
+    }
+
+    let before = state_of(s.store.as_ref()).await;
+    // A height alone: the program records a height only with a weight.
+    let lone = s
+        .post(&transaction(vec![
+            body_entry("pt-2", "29463-7", 72.0, "kg"),
+            body_entry("pt-3", "8302-2", 168.0, "cm"),
+        ]))
+        .await;
+    let d = outcome(&lone, 400, Some("Bundle.entry[1].resource.code"))["diagnostics"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(d.contains("8302-2") && d.contains("29463-7"), "{d}");
+    // Pounds are not in the table: named, with the unit it accepts, never converted.
+    let lb = s
+        .post(&transaction(vec![
+            anc_entry("pt-2", "10*9/L"),
+            body_entry("pt-2", "29463-7", 160.0, "[lb_av]"),
+        ]))
+        .await;
+    let d = outcome(
+        &lb,
+        400,
+        Some("Bundle.entry[1].resource.valueQuantity.code"),
+    )["diagnostics"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(d.contains("[lb_av]") && d.contains("kg"), "{d}");
+    // A weight no patient has: the workflow refuses the entry, and the valid lab before it is not written.
+    let heavy = s
+        .post(&transaction(vec![
+            anc_entry("pt-2", "10*9/L"),
+            body_entry("pt-2", "29463-7", 700.0, "kg"),
+        ]))
+        .await;
+    let d = outcome(&heavy, 422, Some("Bundle.entry[1]"))["diagnostics"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        d.contains("record.invalid") && d.contains("measurement.weight_kg"),
+        "{d}"
+    );
+    assert_eq!(state_of(s.store.as_ref()).await, before);
+}
+
 /// Everything the store holds, to prove a refused transaction changed nothing.
 async fn state_of(store: &dyn Store) -> (usize, String) {
     let rows = store.audit_rows(0, 100_000).await.unwrap().len();
@@ -1016,6 +1238,7 @@ async fn transaction_imports_labs_and_orders_and_refuses_atomically_on_sqlite() 
     let (store, _dir) = sqlite().await;
     let s = seeded(store).await;
     imports_labs_and_orders(&s).await;
+    imports_body_weight(&s).await;
     refuses_atomically(&s).await;
     s.validate_everything_answered();
 }
@@ -1025,6 +1248,7 @@ async fn transaction_imports_labs_and_orders_and_refuses_atomically_on_postgres(
     on_postgres(|store| async move {
         let s = seeded(store).await;
         imports_labs_and_orders(&s).await;
+        imports_body_weight(&s).await;
         refuses_atomically(&s).await;
         s.validate_everything_answered();
     })

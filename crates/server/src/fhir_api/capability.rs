@@ -105,11 +105,12 @@ pub(crate) fn statement(fhir_base: &str, date: &str) -> CapabilityStatement {
         json!([{
             "code": "transaction",
             "documentation": "POST [base] with a Bundle of type transaction whose entries are POST Observation \
-             (lab results: LOINC codes and UCUM units of the mapping table) and POST MedicationRequest (lenalidomide \
-             orders, RxNorm). Every entry needs a fullUrl (urn:uuid:...) that identifies it: a retry with the same \
-             fullUrl the same day returns the first answer. Each entry becomes a program command (record_lab, \
-             write_prescription) judged by the program rules; all are written in one database transaction, or \
-             none: an invalid or refused entry answers 400 or 422 with an OperationOutcome naming it, and nothing \
+             (lab results: LOINC codes and UCUM units of the mapping table; body weight 29463-7 in kg, with an \
+             optional body height 8302-2 in cm of the same patient, date and performer) and POST MedicationRequest \
+             (lenalidomide orders, RxNorm). Every entry needs a fullUrl (urn:uuid:...) that identifies it: a retry \
+             with the same fullUrl the same day returns the first answer. Each entry becomes a program command \
+             (record_lab, record_measurement, write_prescription) judged by the program rules; all are written in \
+             one database transaction, or none: an invalid or refused entry answers 400 or 422 with an OperationOutcome naming it, and nothing \
              is written."
         }]),
     );

@@ -4,7 +4,9 @@
 //! only, never a guessed code.
 //!
 //! * Patient: the enrollment (identity, sex, birth date).
-//! * Observation: lab results (LOINC + UCUM) and pregnancy tests (qualitative hCG LOINC by specimen).
+//! * Observation: lab results (LOINC + UCUM) and pregnancy tests (qualitative hCG LOINC by specimen), category
+//!   `laboratory`; body measurements as `vital-signs` (body weight 29463-7 in kg, and body height 8302-2 in cm when
+//!   one was recorded: two Observations of one record).
 //! * MedicationRequest: prescriptions (RxNorm lenalidomide, the schedule as one cycle's order), with the
 //!   authorization number as an identifier once issued.
 //! * MedicationDispense: dispenses, linked to their prescription.
@@ -18,7 +20,7 @@ use super::search::{Built, Kind};
 use jiff::civil::Date;
 use lenaguard_domain::renal::Sex;
 use lenaguard_domain::snapshot::{Lab, TreatmentStatus};
-use lenaguard_interop::codes::{self, HcgSample, Indication};
+use lenaguard_interop::codes::{self, HcgSample, Indication, ObservationConcept};
 use lenaguard_interop::fhir::{
     AuditEvent, CodeableConcept, Coding, Condition, DetectedIssue, Identifier, MedicationDispense,
     MedicationRequest, Observation, Patient, Quantity, QuestionnaireResponse, Reference,
@@ -26,12 +28,16 @@ use lenaguard_interop::fhir::{
     workflow::{AuditAgent, AuditEntity, AuditSource, QuestionnaireAnswer, QuestionnaireItem},
 };
 use lenaguard_interop::order;
-use lenaguard_storage::command::{Command, PregnancyTestReport, Specimen};
+use lenaguard_storage::command::{BodyMeasurement, Command, PregnancyTestReport, Specimen};
 use lenaguard_storage::engine::SurveyRecord;
 use lenaguard_storage::records::{AuthorizationStatus, PatientFile, RecordKind};
 use lenaguard_storage::{Answer, Outcome, survey};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+
+/// Observation categories (standards.md §3): labs and pregnancy tests, body measurements.
+const LABORATORY: &str = "laboratory";
+const VITAL_SIGNS: &str = "vital-signs";
 
 /// Where this server's own identifiers and code systems live: under the FHIR base URL.
 #[derive(Debug, Clone)]
@@ -136,21 +142,46 @@ pub(crate) fn from_file(kind: Kind, file: &PatientFile, sys: &Systems) -> Vec<Bu
         }
         Kind::Observation => {
             for rec in &file.records {
-                let built = match rec.kind {
+                let built: Vec<(Option<String>, Observation, &str)> = match rec.kind {
                     RecordKind::Lab => rec
                         .body
                         .decode::<Lab>()
                         .ok()
-                        .map(|lab| lab_observation(&lab)),
+                        .map(|lab| (scoped(&rec.id), lab_observation(&lab), LABORATORY))
+                        .into_iter()
+                        .collect(),
                     RecordKind::PregnancyTest => rec
                         .body
                         .decode::<PregnancyTestReport>()
                         .ok()
-                        .map(|t| pregnancy_observation(&t)),
-                    _ => None,
+                        .map(|t| (scoped(&rec.id), pregnancy_observation(&t), LABORATORY))
+                        .into_iter()
+                        .collect(),
+                    RecordKind::Measurement => rec
+                        .body
+                        .decode::<BodyMeasurement>()
+                        .ok()
+                        .map(|m| {
+                            let height = m.height_cm.and_then(|cm| {
+                                body_observation(ObservationConcept::BodyHeight, cm, "cm", m.date)
+                                    .map(|o| (body_height_id(&p.id, &rec.id), o, VITAL_SIGNS))
+                            });
+                            body_observation(
+                                ObservationConcept::BodyWeight,
+                                m.weight_kg,
+                                "kg",
+                                m.date,
+                            )
+                            .map(|o| (scoped(&rec.id), o, VITAL_SIGNS))
+                            .into_iter()
+                            .chain(height)
+                            .collect()
+                        })
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
                 };
-                if let Some(mut o) = built {
-                    o.id = scoped(&rec.id);
+                for (id, mut o, category) in built {
+                    o.id = id;
                     o.subject = Some(subject.clone());
                     let mut tokens: Vec<_> = o
                         .code
@@ -161,7 +192,7 @@ pub(crate) fn from_file(kind: Kind, file: &PatientFile, sys: &Systems) -> Vec<Bu
                     tokens.push((
                         "category",
                         Some(codes::OBSERVATION_CATEGORY.to_string()),
-                        "laboratory".to_string(),
+                        category.to_string(),
                     ));
                     push(o.id.clone(), Some(rec.on), tokens, Resource::Observation(o));
                 }
@@ -363,6 +394,43 @@ fn lab_observation(lab: &Lab) -> Observation {
     }
 }
 
+/// The FHIR id of the body height of a measurement record: the weight has the record's own id, so the height
+/// takes a suffix no record id has (record ids end in hex).
+pub(crate) fn body_height_id(patient: &str, record: &str) -> Option<String> {
+    ids::scoped(patient, &format!("{record}-height"))
+}
+
+/// A vital-signs Observation of a body measurement stored in `engine_unit`, coded from the confirmed table entry
+/// that accepts that unit; `None` when the tables have none (nothing is written rather than a guessed code).
+fn body_observation(
+    concept: ObservationConcept,
+    value: f64,
+    engine_unit: &str,
+    date: Date,
+) -> Option<Observation> {
+    let (entry, unit) = codes::LOINC_CODES
+        .iter()
+        .filter(|c| c.confirmed && c.concept == concept)
+        .find_map(|c| {
+            c.units
+                .iter()
+                .find(|u| u.engine == engine_unit)
+                .map(|u| (c, u))
+        })?;
+    Some(Observation {
+        status: "final".into(),
+        category: vec![CodeableConcept {
+            // The code system's code, without a display the reference notes do not give.
+            coding: vec![Coding::new(codes::OBSERVATION_CATEGORY, VITAL_SIGNS, None)],
+            ..CodeableConcept::default()
+        }],
+        code: loinc(Some(entry), entry.display),
+        effective_date_time: Some(date.to_string()),
+        value_quantity: Some(Quantity::ucum(value, unit.ucum)),
+        ..Observation::default()
+    })
+}
+
 /// A coded LOINC concept, or text alone when the tables have no code for it.
 fn loinc(code: Option<&codes::LoincCode>, text: &str) -> CodeableConcept {
     match code {
@@ -380,7 +448,7 @@ fn laboratory(code: CodeableConcept, date: Date) -> Observation {
         status: "final".into(),
         category: vec![CodeableConcept::coded(
             codes::OBSERVATION_CATEGORY,
-            "laboratory",
+            LABORATORY,
             "Laboratory",
         )],
         code,

@@ -91,15 +91,18 @@ impl Kind {
             },
             Kind::Observation => Spec {
                 by_patient: ByPatient::Required(PATIENT_OR_SUBJECT),
-                date: Some(("date", "effectiveDateTime (the day the sample was taken)")),
+                date: Some((
+                    "date",
+                    "effectiveDateTime (the day the sample was taken or the patient measured)",
+                )),
                 tokens: &[
                     (
                         "code",
-                        "Observation.code: LOINC of labs and pregnancy tests",
+                        "Observation.code: LOINC of labs, pregnancy tests, body weight and body height",
                     ),
                     (
                         "category",
-                        "laboratory: every Observation served is a lab result",
+                        "laboratory (labs and pregnancy tests) | vital-signs (body weight and height)",
                     ),
                 ],
             },

@@ -1,9 +1,13 @@
-//! The transaction Bundle import (https://hl7.org/fhir/R4/http.html#transaction): lab results and lenalidomide
-//! orders from an EHR become the program workflow's commands, judged by the program rules and written in one
-//! database transaction, all or nothing ([`Workflow::execute_all_or_nothing`]).
+//! The transaction Bundle import (https://hl7.org/fhir/R4/http.html#transaction): lab results, body weights and
+//! lenalidomide orders from an EHR become the program workflow's commands, judged by the program rules and written
+//! in one database transaction, all or nothing ([`Workflow::execute_all_or_nothing`]).
 //!
 //! * `POST Observation`: a lab the engine reads (LOINC of the mapping table, its UCUM units) → `record_lab`,
 //!   reported by the `performer` (a registered user).
+//! * `POST Observation`: a body weight (LOINC 29463-7, in the table's unit kg) → `record_measurement`, which
+//!   Cockcroft-Gault needs, reported as a lab is. A body height (8302-2, cm) is recorded only with the weight of
+//!   the same patient, date and performer in the same Bundle (the command holds a weight and, optionally, a
+//!   height); a height alone is refused.
 //! * `POST MedicationRequest`: a lenalidomide order coded in RxNorm, one cycle as in standards.md §3 →
 //!   `write_prescription` by the `requester` (a certified prescriber); the days supply is the cycle length.
 //!
@@ -15,6 +19,7 @@
 
 use super::error::FhirError;
 use super::ids::{self, sha256_hex};
+use super::resources;
 use super::scope::Scopes;
 use jiff::civil::Date;
 use lenaguard_domain::snapshot::Lab;
@@ -25,16 +30,85 @@ use lenaguard_interop::fhir::{
 };
 use lenaguard_interop::import::lab_quantity;
 use lenaguard_interop::order::{self, Drug, parse_date};
-use lenaguard_storage::command::{Command, CommandRequest, PrescriptionOrder};
+use lenaguard_storage::command::{BodyMeasurement, Command, CommandRequest, PrescriptionOrder};
 use lenaguard_storage::shape::MAX_CAPSULES;
 use lenaguard_storage::{AllOrNothing, Answer, StorageError, Workflow};
 use serde_json::json;
 
 /// One entry turned into a command, with the patient its resource will be filed under.
 struct Planned {
+    /// The index of the Bundle entry.
+    entry: usize,
     request: CommandRequest,
     patient: String,
     kind: &'static str,
+}
+
+/// A Bundle read into commands.
+struct Plan {
+    commands: Vec<Planned>,
+    /// `(height entry, index in commands)`: a body height recorded by the command of its body weight.
+    heights: Vec<(usize, usize)>,
+}
+
+/// A height entry waiting for its weight.
+struct LoneHeight {
+    entry: usize,
+    at: String,
+    patient: String,
+    actor: String,
+    date: Date,
+    cm: f64,
+}
+
+/// Record each height with the weight of the same patient, date and performer: the command holds both.
+fn pair_heights(
+    commands: &mut [Planned],
+    heights: Vec<LoneHeight>,
+) -> Result<Vec<(usize, usize)>, InteropError> {
+    let mut paired = Vec::new();
+    for h in heights {
+        let weights: Vec<usize> = commands
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.request.actor == h.actor
+                    && matches!(&p.request.command, Command::RecordMeasurement { patient, measurement }
+                        if *patient == h.patient && measurement.date == h.date)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let w = match weights.as_slice() {
+            [w] => *w,
+            [] => {
+                return Err(InteropError::invalid(
+                    format!("{}.code", h.at),
+                    "8302-2",
+                    "a body height (8302-2) with a body weight (29463-7) of the same patient, effectiveDateTime \
+                     and performer in this Bundle: the program records a height only with a weight",
+                ));
+            }
+            _ => {
+                return Err(InteropError::ambiguous(
+                    format!("{}.code", h.at),
+                    "several body weights of this patient, effectiveDateTime and performer in this Bundle: \
+                     send one weight with the height",
+                ));
+            }
+        };
+        if let Command::RecordMeasurement { measurement, .. } = &mut commands[w].request.command {
+            if measurement.height_cm.is_some() {
+                return Err(InteropError::ambiguous(
+                    format!("{}.code", h.at),
+                    "another body height of this patient, effectiveDateTime and performer is in this Bundle: \
+                     send one height with the weight",
+                ));
+            }
+            measurement.height_cm = Some(h.cm);
+        }
+        paired.push((h.entry, w));
+    }
+    Ok(paired)
 }
 
 fn rebase(e: InteropError, from: &str, to: &str) -> InteropError {
@@ -93,16 +167,39 @@ fn referenced(
         })
 }
 
-fn lab_codes() -> String {
+/// The LOINC codes an Observation entry may carry, for error messages.
+fn observation_codes() -> String {
     codes::LOINC_CODES
         .iter()
-        .filter(|c| matches!(c.concept, ObservationConcept::Lab(_)))
-        .map(|c| c.code)
+        .filter_map(|c| match c.concept {
+            ObservationConcept::Lab(_) => Some(c.code.to_string()),
+            ObservationConcept::BodyWeight => Some(format!("{} ({})", c.code, c.display)),
+            ObservationConcept::BodyHeight => {
+                Some(format!("{} ({}, with a body weight)", c.code, c.display))
+            }
+            _ => None,
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn lab(o: &Observation, at: &str) -> Result<(String, String, Command), InteropError> {
+/// What an Observation entry becomes.
+enum Observed {
+    Command {
+        patient: String,
+        actor: String,
+        command: Command,
+    },
+    /// A body height, recorded with the body weight of the same patient, date and performer in the Bundle.
+    Height {
+        patient: String,
+        actor: String,
+        date: Date,
+        cm: f64,
+    },
+}
+
+fn observation(o: &Observation, at: &str) -> Result<Observed, InteropError> {
     let entry = o
         .code
         .codes_in(codes::LOINC)
@@ -112,23 +209,28 @@ fn lab(o: &Observation, at: &str) -> Result<(String, String, Command), InteropEr
                 format!("{at}.code"),
                 o.code.label().unwrap_or("no code"),
                 format!(
-                    "a LOINC code ({}) of a lab the program records: {}",
+                    "a LOINC code ({}) of an Observation the program records: {}",
                     codes::LOINC,
-                    lab_codes()
+                    observation_codes()
                 ),
             )
         })?;
-    let ObservationConcept::Lab(analyte) = entry.concept else {
+    if !matches!(
+        entry.concept,
+        ObservationConcept::Lab(_)
+            | ObservationConcept::BodyWeight
+            | ObservationConcept::BodyHeight
+    ) {
         return Err(InteropError::invalid(
             format!("{at}.code"),
             entry.code,
             format!(
-                "a lab result the program records ({}); {} is not imported here",
-                lab_codes(),
+                "an Observation the program records ({}); {} is not imported here",
+                observation_codes(),
                 entry.display
             ),
         ));
-    };
+    }
     if !matches!(o.status.as_str(), "final" | "amended" | "corrected") {
         return Err(InteropError::invalid(
             format!("{at}.status"),
@@ -158,36 +260,65 @@ fn lab(o: &Observation, at: &str) -> Result<(String, String, Command), InteropEr
         None => {
             return Err(InteropError::missing(
                 format!("{at}.effectiveDateTime"),
-                "the date the sample was taken",
+                "the date the sample was taken or the patient measured",
             ));
         }
     };
+    // Units only as the table declares them (kg, cm for the body): nothing is converted here.
     let Some((value, unit)) = lab_quantity(o, at, entry)? else {
         return Err(InteropError::missing(
             format!("{at}.valueQuantity"),
             format!("the value, in {}", entry.accepted_units()),
         ));
     };
-    let range = o.reference_range.first();
-    let lab = Lab {
-        code: analyte,
-        value,
-        unit: unit.to_string(),
-        date,
-        lln: limit(
-            range.and_then(|r| r.low.as_ref()),
-            &format!("{at}.referenceRange[0].low"),
-            entry,
-            unit,
-        )?,
-        uln: limit(
-            range.and_then(|r| r.high.as_ref()),
-            &format!("{at}.referenceRange[0].high"),
-            entry,
-            unit,
-        )?,
+    let command = match entry.concept {
+        ObservationConcept::Lab(analyte) => {
+            let range = o.reference_range.first();
+            let lab = Lab {
+                code: analyte,
+                value,
+                unit: unit.to_string(),
+                date,
+                lln: limit(
+                    range.and_then(|r| r.low.as_ref()),
+                    &format!("{at}.referenceRange[0].low"),
+                    entry,
+                    unit,
+                )?,
+                uln: limit(
+                    range.and_then(|r| r.high.as_ref()),
+                    &format!("{at}.referenceRange[0].high"),
+                    entry,
+                    unit,
+                )?,
+            };
+            Command::RecordLab {
+                patient: patient.clone(),
+                lab,
+            }
+        }
+        ObservationConcept::BodyWeight => Command::RecordMeasurement {
+            patient: patient.clone(),
+            measurement: BodyMeasurement {
+                date,
+                weight_kg: value,
+                height_cm: None,
+            },
+        },
+        _ => {
+            return Ok(Observed::Height {
+                patient,
+                actor,
+                date,
+                cm: value,
+            });
+        }
     };
-    Ok((patient.clone(), actor, Command::RecordLab { patient, lab }))
+    Ok(Observed::Command {
+        patient,
+        actor,
+        command,
+    })
 }
 
 /// A reference range limit, in the unit of the value (the engine grades against it, so another unit is refused,
@@ -313,7 +444,7 @@ fn prescription(
     Ok((patient, actor, Command::WritePrescription(order)))
 }
 
-fn plan(bundle: &Bundle, iss: &str, scopes: &Scopes, on: Date) -> Result<Vec<Planned>, FhirError> {
+fn plan(bundle: &Bundle, iss: &str, scopes: &Scopes, on: Date) -> Result<Plan, FhirError> {
     if bundle.type_ != "transaction" {
         return Err(InteropError::invalid("Bundle.type", &bundle.type_, "transaction").into());
     }
@@ -321,6 +452,7 @@ fn plan(bundle: &Bundle, iss: &str, scopes: &Scopes, on: Date) -> Result<Vec<Pla
         return Err(InteropError::missing("Bundle.entry", "at least one entry").into());
     }
     let mut out = Vec::new();
+    let mut heights = Vec::new();
     for (i, e) in bundle.entry.iter().enumerate() {
         let at = format!("Bundle.entry[{i}]");
         let BundleEntry {
@@ -377,10 +509,29 @@ fn plan(bundle: &Bundle, iss: &str, scopes: &Scopes, on: Date) -> Result<Vec<Pla
         );
         let at = format!("{at}.resource");
         let (patient, actor, command, kind) = match resource {
-            Resource::Observation(o) => {
-                let (p, a, c) = lab(o, &at)?;
-                (p, a, c, "Observation")
-            }
+            Resource::Observation(o) => match observation(o, &at)? {
+                Observed::Command {
+                    patient,
+                    actor,
+                    command,
+                } => (patient, actor, command, "Observation"),
+                Observed::Height {
+                    patient,
+                    actor,
+                    date,
+                    cm,
+                } => {
+                    heights.push(LoneHeight {
+                        entry: i,
+                        at,
+                        patient,
+                        actor,
+                        date,
+                        cm,
+                    });
+                    continue;
+                }
+            },
             Resource::MedicationRequest(m) => {
                 let id = format!("rx-{}", &sha256_hex(key.as_bytes())[..12]);
                 let (p, a, c) = prescription(m, &at, id)?;
@@ -390,12 +541,13 @@ fn plan(bundle: &Bundle, iss: &str, scopes: &Scopes, on: Date) -> Result<Vec<Pla
                 return Err(InteropError::invalid(
                     format!("{at}.resourceType"),
                     other.resource_type(),
-                    "Observation (a lab result) or MedicationRequest (a lenalidomide order)",
+                    "Observation (a lab result, a body weight or height) or MedicationRequest (a lenalidomide order)",
                 )
                 .into());
             }
         };
         out.push(Planned {
+            entry: i,
             request: CommandRequest {
                 idempotency_key: key,
                 actor,
@@ -406,7 +558,11 @@ fn plan(bundle: &Bundle, iss: &str, scopes: &Scopes, on: Date) -> Result<Vec<Pla
             kind,
         });
     }
-    Ok(out)
+    let heights = pair_heights(&mut out, heights)?;
+    Ok(Plan {
+        commands: out,
+        heights,
+    })
 }
 
 /// Import a transaction Bundle; the transaction-response Bundle, or why nothing was written.
@@ -418,7 +574,8 @@ pub(crate) async fn import(
     on: Date,
 ) -> Result<Bundle, FhirError> {
     let bundle = Bundle::from_json(text)?;
-    let planned = plan(&bundle, iss, scopes, on)?;
+    let plan = plan(&bundle, iss, scopes, on)?;
+    let planned = &plan.commands;
     let requests: Vec<CommandRequest> = planned.iter().map(|p| p.request.clone()).collect();
     let done = workflow
         .execute_all_or_nothing(&requests)
@@ -426,9 +583,11 @@ pub(crate) async fn import(
         .map_err(|e| match e {
             // The key is the entry's fullUrl: name the entry that reused it.
             StorageError::IdempotencyConflict { ref key, .. } => {
-                let index = requests.iter().position(|r| &r.idempotency_key == key);
+                let index = planned.iter().position(|p| &p.request.idempotency_key == key);
                 FhirError::Conflict {
-                    path: index.map_or("Bundle".into(), |i| format!("Bundle.entry[{i}].fullUrl")),
+                    path: index.map_or("Bundle".into(), |i| {
+                        format!("Bundle.entry[{}].fullUrl", planned[i].entry)
+                    }),
                     detail: format!(
                         "this fullUrl was first used for another command (another resource, or the same one judged on another day); a new resource needs a new fullUrl ({e})"
                     ),
@@ -440,26 +599,50 @@ pub(crate) async fn import(
         AllOrNothing::Applied(o) => o,
         AllOrNothing::Refused { index, reasons } => {
             return Err(FhirError::Refused {
-                path: format!("Bundle.entry[{index}]"),
+                path: format!(
+                    "Bundle.entry[{}]",
+                    planned.get(index).map_or(index, |p| p.entry)
+                ),
                 reasons,
             });
         }
     };
-    let mut response = Bundle::new("transaction-response");
-    for (p, out) in planned.iter().zip(outcomes) {
-        let id = match out.accepted() {
-            Some(Answer::Recorded { id }) => ids::scoped(&p.patient, id),
-            _ => None,
-        };
-        let mut e = BundleEntry::default();
-        let mut r = json!({
-            "status": if out.replayed { "200 OK" } else { "201 Created" },
-        });
-        if let Some(id) = id {
-            r["location"] = json!(format!("{}/{id}", p.kind));
+    // Per command: its status and the id of the record written.
+    let answered: Vec<(&str, Option<String>)> = outcomes
+        .iter()
+        .map(|out| {
+            let status = if out.replayed {
+                "200 OK"
+            } else {
+                "201 Created"
+            };
+            let record = match out.accepted() {
+                Some(Answer::Recorded { id }) => Some(id.clone()),
+                _ => None,
+            };
+            (status, record)
+        })
+        .collect();
+    let mut entries: Vec<BundleEntry> = vec![BundleEntry::default(); bundle.entry.len()];
+    let mut respond = |entry: usize, status: &str, location: Option<String>| {
+        let mut r = json!({ "status": status });
+        if let Some(l) = location {
+            r["location"] = json!(l);
         }
-        e.other.insert("response".into(), r);
-        response.entry.push(e);
+        entries[entry].other.insert("response".into(), r);
+    };
+    for (p, (status, record)) in planned.iter().zip(&answered) {
+        let id = record.as_deref().and_then(|r| ids::scoped(&p.patient, r));
+        respond(p.entry, status, id.map(|id| format!("{}/{id}", p.kind)));
     }
+    for &(entry, w) in &plan.heights {
+        let (status, record) = &answered[w];
+        let id = record
+            .as_deref()
+            .and_then(|r| resources::body_height_id(&planned[w].patient, r));
+        respond(entry, status, id.map(|id| format!("Observation/{id}")));
+    }
+    let mut response = Bundle::new("transaction-response");
+    response.entry = entries;
     Ok(response)
 }
