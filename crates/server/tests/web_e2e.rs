@@ -1577,7 +1577,11 @@ async fn every_page_and_form_against_every_role() -> Result<()> {
             &[Prescriber],
         ),
         ("POST", format!("/app/patients/{p}/survey"), &[Prescriber]),
-        ("POST", format!("/app/patients/{p}/measurement"), &[Prescriber]),
+        (
+            "POST",
+            format!("/app/patients/{p}/measurement"),
+            &[Prescriber],
+        ),
         (
             "POST",
             format!("/app/patients/{p}/prescription"),
