@@ -347,6 +347,49 @@ enum Actor {
     User(UserRow),
 }
 
+/// The ordered dose against the engine's, where the label fixes it: a first prescription may not exceed the
+/// starting dose the engine gives for today's kidney function, nor a prescription after an interruption the
+/// dose the engine resumes at (the dose ladder). A lower dose is the prescriber's to choose; so are later changes
+/// by tolerance and the label's escalations, which the engine reports as findings. When the engine gives no dose
+/// (a record it cannot judge yet), the order is not refused here: the REMS steps decide, and the prescriber's
+/// pages and the EHR's order-sign card say that the dose is unchecked.
+fn dose_above_label(
+    snap: &lenaguard_domain::snapshot::Snapshot,
+    pack: &RulePack,
+    on: Date,
+    ordered: &lenaguard_domain::dose::Schedule,
+) -> Judged<Option<Reason>> {
+    use lenaguard_domain::assessment::Action;
+    let assessment = lenaguard_domain::assess(snap, pack, on).map_err(|e| invalid_record(&e))?;
+    let (limit, when) = match &assessment.action {
+        Action::Start { schedule } => (schedule, "the starting dose for today's kidney function"),
+        Action::Resume { schedule } => (schedule, "the dose to resume at after the interruption"),
+        _ => return Ok(None),
+    };
+    if ordered.mg_per_cycle() <= limit.mg_per_cycle() + 1e-9 {
+        return Ok(None);
+    }
+    let mut r = Reason::new(
+        "prescription.dose",
+        format!("{ordered} is more than {when}, {limit}"),
+        format!("prescribe at most {limit}: {}", assessment.summary),
+    );
+    r.rules.extend(
+        assessment
+            .findings
+            .iter()
+            .filter(|f| {
+                f.code.starts_with("dose.")
+                    || f.code.starts_with("renal.")
+                    || f.code.starts_with("ladder.")
+            })
+            .flat_map(|f| f.sources.iter().map(|p| p.rule.clone())),
+    );
+    r.rules.sort();
+    r.rules.dedup();
+    Ok(Some(r))
+}
+
 async fn actor(tx: &mut dyn StoreTx, id: &str) -> Judged<Actor> {
     if id == ADMIN {
         return Ok(Actor::Admin);
@@ -881,9 +924,10 @@ async fn decide(
                 r.rules.push(tel.provenance.rule.clone());
                 reasons.push(r);
             }
-            let report =
-                engine::eligibility(&engine::snapshot(&file)?, pack, on, Stage::Prescription)?;
+            let snap = engine::snapshot(&file)?;
+            let report = engine::eligibility(&snap, pack, on, Stage::Prescription)?;
             reasons.extend(missing_steps(&report, &[]));
+            reasons.extend(dose_above_label(&snap, pack, on, &order.schedule)?);
             if !reasons.is_empty() {
                 return Err(Fail::Refuse(reasons));
             }

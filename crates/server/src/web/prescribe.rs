@@ -465,7 +465,7 @@ pub async fn sections(
         .unwrap_or_default();
     let _ = write!(
         out,
-        r#"<h3 id="prescription">Write a prescription</h3>{refused}{origin}<p>The program checks every REMS step and the supply limit when the prescription is written and when its authorization is requested; it does not check the dose against the label (the EHR's order-sign card does).</p>
+        r#"<h3 id="prescription">Write a prescription</h3>{refused}{origin}<p>The program checks every REMS step and the supply limit when the prescription is written and when its authorization is requested, and refuses a first prescription above the starting dose the engine gives (or, after an interruption, above the dose to resume at). Later dose changes are checked by the EHR's order-sign card, not here.</p>
 {head}{rxid}
 {dose}{freq}
 <fieldset><legend>Dosing days of the cycle</legend>{first}{last}</fieldset>

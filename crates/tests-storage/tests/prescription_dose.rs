@@ -1,0 +1,100 @@
+//! A prescription is held to the dose the label fixes for the patient: with a creatinine and a weight that put
+//! the creatinine clearance in the moderate band, a first prescription of 25 mg is refused naming the renal
+//! starting dose, and nothing is written; the starting dose itself, or less, is accepted. Run against SQLite and
+//! PostgreSQL.
+
+use anyhow::{Result, bail, ensure};
+use lenaguard_domain::dose::Schedule;
+use lenaguard_storage::command::{BodyMeasurement, Command};
+use lenaguard_storage::{Outcome, Store};
+use lenaguard_tests_storage::*;
+use std::sync::Arc;
+
+const PATIENT: &str = "pat-dose";
+
+fn order(id: &str, dose_mg: f64) -> Result<Command> {
+    let Command::WritePrescription(mut o) = prescription(PATIENT, id, 28) else {
+        bail!("not a prescription");
+    };
+    o.schedule = serde_json::from_value::<Schedule>(serde_json::json!(
+        { "dose_mg": dose_mg, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 28 }
+    ))?;
+    Ok(Command::WritePrescription(o))
+}
+
+async fn prescriptions(store: Arc<dyn Store>) -> Result<()> {
+    let wf = workflow(store.clone());
+    registry(&wf).await?;
+    ready_patient(&wf, PATIENT).await?;
+    // Born 1991, 50 kg, creatinine 2.0 mg/dL: Cockcroft-Gault about 31 mL/min (the 30-60 band).
+    for (code, value, unit) in [
+        ("anc", 2.5, "10*9/L"),
+        ("platelets", 180.0, "10*9/L"),
+        ("creatinine", 2.0, "mg/dL"),
+    ] {
+        let lab = serde_json::from_value(serde_json::json!({
+            "command": "record_lab", "patient": PATIENT,
+            "lab": {"code": code, "value": value, "unit": unit, "date": days(DAY, -1)}
+        }))?;
+        ok(&wf, "dr-ada", DAY, lab).await?;
+    }
+    ok(
+        &wf,
+        "dr-ada",
+        DAY,
+        Command::RecordMeasurement {
+            patient: PATIENT.into(),
+            measurement: BodyMeasurement {
+                date: days(DAY, -1),
+                weight_kg: 50.0,
+                height_cm: None,
+            },
+        },
+    )
+    .await?;
+
+    let out = run(&wf, "dr-ada", DAY, order("rx-25", 25.0)?).await?;
+    let Outcome::Refused { reasons } = &out.outcome else {
+        bail!(
+            "25 mg accepted at a CrCl of about 31 mL/min: {:?}",
+            out.outcome
+        );
+    };
+    let dose = reasons
+        .iter()
+        .find(|r| r.code == "prescription.dose")
+        .ok_or_else(|| anyhow::anyhow!("no dose reason: {reasons:?}"))?;
+    ensure!(
+        dose.what.contains("25 mg") && dose.fix.contains("10 mg"),
+        "{dose:?}"
+    );
+    ensure!(!dose.rules.is_empty(), "the label's rules are named");
+    let file = store.patient_file(PATIENT).await?.expect("stored");
+    ensure!(
+        file.prescriptions.is_empty(),
+        "a refused order is not written"
+    );
+
+    // The renal starting dose, or a lower one, is the prescriber's to write.
+    ok(&wf, "dr-ada", DAY, order("rx-10", 10.0)?).await?;
+    ok(&wf, "dr-ada", DAY, order("rx-5", 5.0)?).await?;
+    let file = store.patient_file(PATIENT).await?.expect("stored");
+    ensure!(file.prescriptions.len() == 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn prescriptions_on_sqlite() -> Result<()> {
+    let (store, _dir) = sqlite().await?;
+    prescriptions(Arc::new(store)).await
+}
+
+#[tokio::test]
+async fn prescriptions_on_postgres() -> Result<()> {
+    let Some((store, db)) = postgres().await? else {
+        return Ok(());
+    };
+    let result = prescriptions(Arc::new(store.clone())).await;
+    db.drop_database(store).await?;
+    result
+}
