@@ -41,6 +41,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Wait until the server accepts connections on `addr` (a condition, polled; at most 60 s).
+fn listening(addr: &str) {
+    let start = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the server did not start on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 struct Answer {
     status: u16,
     headers: String,
@@ -106,14 +118,7 @@ fn a_pharmacist_walks_the_rest_api_on_the_demo_data() {
         .spawn()
         .unwrap(),
     );
-    let start = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    listening(&addr);
     assert_eq!(call(&addr, "GET", "/readyz", &[], "").status, 200);
 
     // Log in as ph-bo: a session cookie and the CSRF token.
@@ -324,14 +329,7 @@ fn serve_demo_seeds_once_and_says_where_to_log_in() {
             .spawn()
             .unwrap(),
         );
-        let start = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "the server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        listening(&addr);
         let login = call(
             &addr,
             "POST",

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::web::http;
+use common::web::{encode as enc, http};
 
 use anyhow::{Context, Result, bail, ensure};
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
@@ -520,10 +520,6 @@ async fn site(store: Arc<dyn Store>, ehr_host: &str) -> Result<Site> {
         _stops: vec![stop1, stop2, stop3, stop4, stop5],
         _secrets: secrets,
     })
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn location(res: &reqwest::Response) -> Result<String> {

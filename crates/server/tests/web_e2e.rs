@@ -932,15 +932,27 @@ async fn wait_for(c: &Client, id: &str) -> Result<fantoccini::elements::Element>
         .await?)
 }
 
-/// Wait until the browser is on `path`.
-async fn wait_path(c: &Client, path: &str) -> Result<()> {
+/// Ask `check` every 100 ms, for at most 10 s, until it answers yes: a wait on a condition, not on time.
+async fn until<F, Fut>(what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
     for _ in 0..100 {
-        if c.current_url().await?.path() == path {
+        if check().await? {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    bail!("not on {path}: {}", c.current_url().await?)
+    bail!("{what}: not within 10 s")
+}
+
+/// Wait until the browser is on `path`.
+async fn wait_path(c: &Client, path: &str) -> Result<()> {
+    until(&format!("on {path}"), || async {
+        Ok(c.current_url().await?.path() == path)
+    })
+    .await
 }
 
 async fn text(c: &Client) -> Result<String> {
@@ -1155,21 +1167,16 @@ async fn pharmacist_prescriber_and_patient_in_a_real_browser() -> Result<()> {
             .click()
             .await?;
         // The same path again: wait for the search's answer rather than for the page.
-        let mut found = String::new();
-        for _ in 0..100 {
-            if let Ok(el) = c.find(Locator::Id("audit-count")).await
-                && let Ok(t) = el.text().await
-                && t.contains("matching")
-            {
-                found = t;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        ensure!(found.contains("matching"), "no search answer");
+        until("the search's answer", || async {
+            Ok(match c.find(Locator::Id("audit-count")).await {
+                Ok(el) => el.text().await.is_ok_and(|t| t.contains("matching")),
+                Err(_) => false,
+            })
+        })
+        .await?;
         wait_for(&c, "audit-events").await?;
         accessibility(&c, "the audit search").await?;
-        Ok(())
+        Ok::<_, anyhow::Error>(())
     }
     .await;
     c.close().await?;
@@ -1239,13 +1246,18 @@ async fn set(c: &Client, id: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Click `button` and wait until the page it leads to has `query` in its address.
+/// Click the button with id `button` and wait until the page it leads to has `query` in its address.
 async fn submit(c: &Client, button: &str, query: &str) -> Result<()> {
+    submit_at(c, Locator::Id(button), query).await
+}
+
+/// Click the button `at` and wait until the page it leads to has `query` in its address.
+async fn submit_at(c: &Client, at: Locator<'_>, query: &str) -> Result<()> {
     // The page before the click is marked, so that a new page at the same address (a form sent twice in a
     // row) is told from the old one.
     c.execute("window.lenaguardOld = true;", vec![]).await?;
-    c.find(Locator::Id(button)).await?.click().await?;
-    for _ in 0..100 {
+    c.find(at).await?.click().await?;
+    until(&format!("a new page with {query}"), || async {
         let loaded = c
             .execute(
                 "return !window.lenaguardOld && document.readyState === 'complete';",
@@ -1254,17 +1266,13 @@ async fn submit(c: &Client, button: &str, query: &str) -> Result<()> {
             .await?
             .as_bool()
             == Some(true);
-        if loaded
+        Ok(loaded
             && c.current_url()
                 .await?
                 .query()
-                .is_some_and(|q| q.contains(query))
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    bail!("after {button}: not {query}: {}", text(c).await?)
+                .is_some_and(|q| q.contains(query)))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1387,20 +1395,12 @@ async fn full_path(s: &Site, driver_program: &std::path::Path) -> Result<()> {
         screenshot("prescriber-lab-trends.png", &anc.screenshot().await?)?;
         set(&c, "prescription-pharmacy", "pharm-a").await?;
         submit(&c, "write-prescription", "done=prescription").await?;
-        c.find(Locator::Css("form[id^='authorize-form-'] button"))
-            .await?
-            .click()
-            .await?;
-        for _ in 0..100 {
-            if c.current_url()
-                .await?
-                .query()
-                .is_some_and(|q| q.contains("done=authorized"))
-            {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        submit_at(
+            &c,
+            Locator::Css("form[id^='authorize-form-'] button"),
+            "done=authorized",
+        )
+        .await?;
         let number = wait_for_css(&c, ".authorization-number")
             .await?
             .text()
@@ -1517,13 +1517,10 @@ async fn a_pharmacist_logs_in_confirms_and_dispenses_by_keyboard_alone() -> Resu
         }
         tab_to(&c, "dispense", 10).await?;
         press(&c, &enter).await?;
-        for _ in 0..100 {
-            if text(&c).await.is_ok_and(|t| t.contains("Dispensed.")) {
-                return Ok(());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        bail!("not dispensed: {}", text(&c).await?)
+        until("dispensed", || async {
+            Ok(text(&c).await.is_ok_and(|t| t.contains("Dispensed.")))
+        })
+        .await
     }
     .await;
     c.close().await?;

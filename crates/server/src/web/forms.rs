@@ -11,6 +11,19 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::str::FromStr;
 
+/// The status of a page showing a form sent back: 422 when fields are wrong, 409 when the program refused the
+/// command, else 200.
+pub fn form_status(field_errors: bool, refused: bool) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    if field_errors {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if refused {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// A form that was sent and is shown again: what was typed, the errors by field, and the program's refusal.
 #[derive(Debug, Default)]
 pub struct Posted {
@@ -24,14 +37,11 @@ pub struct Posted {
 }
 
 impl Posted {
-    /// The status of a page showing `posted`: 422 for errors by field, 409 for a refusal, else 200.
+    /// The status of a page showing `posted` (see [`form_status`]).
     pub fn status(posted: Option<&Posted>) -> axum::http::StatusCode {
-        use axum::http::StatusCode;
-        match posted {
-            Some(p) if !p.errors.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
-            Some(p) if !p.refused.is_empty() => StatusCode::CONFLICT,
-            _ => StatusCode::OK,
-        }
+        posted.map_or(axum::http::StatusCode::OK, |p| {
+            form_status(!p.errors.is_empty(), !p.refused.is_empty())
+        })
     }
 
     /// A form sent with `data`, checked by `check`.

@@ -305,7 +305,7 @@ pub fn handout(f: &PatientFile, pack: &RulePack, facts: &Facts) -> Vec<u8> {
     }
     let rows = days(&facts.calendar, today, supplied);
     if rows.is_empty() {
-        doc.paragraph("Nothing is planned in the next 28 days.");
+        doc.paragraph(&format!("Nothing is planned in the next {DAYS} days."));
     }
     for (label, what) in &rows {
         doc.row(label, what, 150.0);

@@ -10,7 +10,7 @@ use crate::api::patients::file;
 use crate::api::program;
 use crate::api::routes::Object;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect};
 use lenaguard_domain::calendar::EventKind;
 use lenaguard_storage::accounts::AccountRole;
@@ -187,13 +187,7 @@ async fn render(
     );
     seen(state, caller, "web.me", patient).await?;
     let viewer = Viewer { caller, csrf };
-    let status = if !form.missing.is_empty() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else if !form.refused.is_empty() {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::OK
-    };
+    let status = super::forms::form_status(!form.missing.is_empty(), !form.refused.is_empty());
     Ok(html_response(
         status,
         page("My treatment", Some(&viewer), &body),

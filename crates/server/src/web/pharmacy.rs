@@ -299,13 +299,7 @@ async fn render(
     body.push_str(r#"<p><a href="/app/pharmacy">Back to the list</a></p>"#);
     seen(state, caller, "web.pharmacy.check", patient).await?;
     let viewer = Viewer { caller, csrf };
-    let status = if !form.errors.is_empty() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else if !form.refused.is_empty() {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::OK
-    };
+    let status = super::forms::form_status(!form.errors.is_empty(), !form.refused.is_empty());
     Ok(html_response(
         status,
         page(

@@ -32,14 +32,7 @@ pub async fn form_login(base: &str, login: &str) -> Result<String> {
     Ok(cookie.split(';').next().unwrap_or("").to_string())
 }
 
-/// Percent-encode a form value.
+/// A form value, encoded as a browser sends it.
 pub fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
