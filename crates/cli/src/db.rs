@@ -204,7 +204,28 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
     let m = days(today, -10);
     let f = days(today, -5);
     let c = |actor: &str, on: Date, v: serde_json::Value| (actor.to_string(), on, v);
-    vec![
+    // Counts, a creatinine and a weight before each first prescription: the engine checks the ordered dose
+    // against the starting dose for the patient's kidney function, and refuses a prescription it cannot judge.
+    let baseline = |patient: &str, on: Date, creatinine: f64, weight_kg: f64, height_cm: f64| {
+        let lab = |code: &str, value: f64, unit: &str| {
+            c(
+                "dr-ada",
+                on,
+                json!({"command": "record_lab", "patient": patient, "lab": {"code": code, "value": value, "unit": unit, "date": on}}),
+            )
+        };
+        vec![
+            lab("anc", 2.8, "10*9/L"),
+            lab("platelets", 210.0, "10*9/L"),
+            lab("creatinine", creatinine, "mg/dL"),
+            c(
+                "dr-ada",
+                on,
+                json!({"command": "record_measurement", "patient": patient, "measurement": {"date": on, "weight_kg": weight_kg, "height_cm": height_cm}}),
+            ),
+        ]
+    };
+    let mut steps = vec![
         c(
             ADMIN,
             long_ago,
@@ -261,6 +282,9 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             m,
             json!({"command": "enroll", "patient": "pat-male", "identity": "clinic-1:MRN-1001", "sex": "male", "birth_date": "1956-03-14", "category": "adult_male", "agreement_signed_on": m, "prescriber": "dr-ada", "regimen": "mm_rd"}),
         ),
+    ];
+    steps.extend(baseline("pat-male", m, 1.0, 82.0, 178.0));
+    steps.extend(vec![
         c(
             "dr-ada",
             m,
@@ -270,13 +294,6 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             "dr-ada",
             m,
             json!({"command": "request_authorization", "prescription": "rx-male-1"}),
-        ),
-        // His weight: with a serum creatinine (the FHIR transaction example brings one) the engine computes his
-        // Cockcroft-Gault clearance and renal starting dose.
-        c(
-            "dr-ada",
-            m,
-            json!({"command": "record_measurement", "patient": "pat-male", "measurement": {"date": m, "weight_kg": 82.0, "height_cm": 178.0}}),
         ),
         // An adult female who cannot get pregnant (natural menopause), first dispensed 5 days ago.
         c(
@@ -289,6 +306,9 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             f,
             json!({"command": "submit_survey", "patient": "pat-fnrp", "survey": {"date": f, "questionnaire": lenaguard_storage::survey::QUESTIONNAIRE, "answers": {"donating_blood": false}}}),
         ),
+    ]);
+    steps.extend(baseline("pat-fnrp", f, 0.7, 64.0, 160.0));
+    steps.extend(vec![
         c(
             "dr-ada",
             f,
@@ -316,6 +336,9 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             days(today, -12),
             json!({"command": "record_pregnancy_test", "patient": "pat-frp", "test": {"date": days(today, -12), "specimen": "serum", "sensitivity_miu_ml": 25, "result": "negative"}}),
         ),
+    ]);
+    steps.extend(baseline("pat-frp", days(today, -1), 0.8, 62.0, 165.0));
+    steps.extend(vec![
         // Two adult males authorized today and not yet dispensed: one prescription routed to pharm-1 (ph-bo's
         // pharmacy), one to pharm-2 (ph-di's), so that each pharmacy sees only its own.
         c(
@@ -323,6 +346,9 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             today,
             json!({"command": "enroll", "patient": "pat-west", "identity": "clinic-1:MRN-1004", "sex": "male", "birth_date": "1949-07-21", "category": "adult_male", "agreement_signed_on": today, "prescriber": "dr-ada", "regimen": "mm_rd", "planned_start": today}),
         ),
+    ]);
+    steps.extend(baseline("pat-west", today, 0.9, 80.0, 175.0));
+    steps.extend(vec![
         c(
             "dr-ada",
             today,
@@ -338,6 +364,9 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             today,
             json!({"command": "enroll", "patient": "pat-east", "identity": "clinic-1:MRN-1005", "sex": "male", "birth_date": "1952-01-09", "category": "adult_male", "agreement_signed_on": today, "prescriber": "dr-ada", "regimen": "mm_rd", "planned_start": today}),
         ),
+    ]);
+    steps.extend(baseline("pat-east", today, 1.0, 76.0, 172.0));
+    steps.extend(vec![
         c(
             "dr-ada",
             today,
@@ -348,7 +377,8 @@ fn demo_commands(today: Date) -> Vec<(String, Date, serde_json::Value)> {
             today,
             json!({"command": "request_authorization", "prescription": "rx-east-1"}),
         ),
-    ]
+    ]);
+    steps
 }
 
 /// The demo's prescriptions left authorized and not dispensed, for the pharmacies to walk through.

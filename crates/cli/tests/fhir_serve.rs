@@ -128,7 +128,7 @@ fn the_fhir_api_on_the_demo_data_with_printed_tokens() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(
-        body.contains(r#""total":1"#) && body.contains(r#""code":"mg/dL""#),
+        body.contains(r#""total":2"#) && body.contains(r#""code":"mg/dL""#),
         "{body}"
     );
     // A token is spent once used; without one, 401.

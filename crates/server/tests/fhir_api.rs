@@ -329,22 +329,26 @@ async fn reads_and_searches_every_type(s: &Server) {
             .is_empty()
     );
 
-    // Observation: two pregnancy tests and two labs, coded from the tables.
+    // Observation: two pregnancy tests, the counts, creatinine and weight before the prescription, and two
+    // later labs, coded from the tables.
     let obs = s.search("/fhir/Observation?patient=pt-1").await;
-    assert_eq!(obs.len(), 4, "{obs:?}");
+    assert_eq!(obs.len(), 8, "{obs:?}");
     let anc = s
         .search(&enc(
             "/fhir/Observation?patient=Patient/pt-1&code=http://loinc.org|751-8",
         ))
         .await;
-    assert_eq!(anc.len(), 1);
+    assert_eq!(anc.len(), 2);
+    let later = anc
+        .iter()
+        .find(|o| o["effectiveDateTime"] == "2026-11-24")
+        .expect("the ANC of 2026-11-24");
     assert_eq!(
-        anc[0]["valueQuantity"],
+        later["valueQuantity"],
         json!({"value": 2.1, "unit": "10*9/L", "system": "http://unitsofmeasure.org", "code": "10*9/L"})
     );
-    assert_eq!(anc[0]["effectiveDateTime"], "2026-11-24");
     let creat = s.search("/fhir/Observation?subject=pt-1&code=2160-0").await;
-    assert_eq!(creat.len(), 1);
+    assert_eq!(creat.len(), 2);
     let hcg = s
         .search(&enc(
             "/fhir/Observation?patient=pt-1&code=http://loinc.org|2118-8",
@@ -363,13 +367,13 @@ async fn reads_and_searches_every_type(s: &Server) {
         s.search("/fhir/Observation?patient=pt-1&date=ge2026-11-14&date=le2026-11-26")
             .await
             .len(),
-        3
+        7
     );
     assert_eq!(
         s.search("/fhir/Observation?patient=pt-1&date=2026-11")
             .await
             .len(),
-        3,
+        7,
         "the creatinine is from October"
     );
     assert_eq!(
@@ -392,7 +396,7 @@ async fn reads_and_searches_every_type(s: &Server) {
     }
     // Paging: one per page, the next link gives the next one.
     let page = s.get("/fhir/Observation?patient=pt-1&_count=1").await;
-    assert_eq!(page.json["total"], 4);
+    assert_eq!(page.json["total"], 8);
     assert_eq!(page.json["entry"].as_array().unwrap().len(), 1);
     let next = page.json["link"]
         .as_array()
@@ -407,7 +411,7 @@ async fn reads_and_searches_every_type(s: &Server) {
         .unwrap()
         .to_string();
     let counted = s.get("/fhir/Observation?patient=pt-1&_count=0").await;
-    assert_eq!(counted.json["total"], 4);
+    assert_eq!(counted.json["total"], 8);
     assert!(
         counted.json.get("entry").is_none() && counted.json["link"].as_array().unwrap().len() == 1
     );
@@ -458,8 +462,8 @@ async fn reads_and_searches_every_type(s: &Server) {
         ("patient=pt-3&category=vital-signs".to_string(), 2),
         (format!("patient=pt-3&category={category}|vital-signs"), 2),
         ("patient=pt-3&category=laboratory".to_string(), 0),
-        ("patient=pt-1&category=vital-signs".to_string(), 0),
-        ("patient=pt-1&category=laboratory".to_string(), 4),
+        ("patient=pt-1&category=vital-signs".to_string(), 1),
+        ("patient=pt-1&category=laboratory".to_string(), 7),
         (
             "patient=pt-3&category=vital-signs&date=2026-11-25".to_string(),
             2,
@@ -595,7 +599,7 @@ async fn reads_and_searches_every_type(s: &Server) {
         ))
         .await
         .len(),
-        4
+        7
     );
     assert!(
         s.search("/fhir/AuditEvent?date=lt2000-01-01")
@@ -972,7 +976,8 @@ async fn imports_labs_and_orders(s: &Server) {
         s.search("/fhir/Observation?patient=pt-2&code=751-8")
             .await
             .len(),
-        1
+        2,
+        "the ANC before the prescription and the imported one"
     );
     assert_eq!(
         s.search("/fhir/MedicationRequest?patient=pt-2").await.len(),
@@ -1007,7 +1012,7 @@ async fn crcl_of(store: &dyn Store, patient: &str) -> Option<f64> {
         .crcl_ml_min
 }
 
-/// A body weight (with a height of the same day) becomes a measurement the engine doses from; a height alone,
+/// A body weight (with a height of the same day) becomes the measurement the engine doses from; a height alone,
 /// a weight in a unit the table does not map, and a weight no patient has are refused with nothing written.
 async fn imports_body_weight(s: &Server) {
     let mut creatinine = anc_entry("pt-2", "mg/dL");
@@ -1018,11 +1023,9 @@ async fn imports_body_weight(s: &Server) {
         200,
         "a fresh creatinine first"
     );
-    assert_eq!(
-        crcl_of(s.store.as_ref(), "pt-2").await,
-        None,
-        "no weight yet"
-    );
+    let earlier = crcl_of(s.store.as_ref(), "pt-2")
+        .await
+        .expect("the weight recorded before the prescription");
     let bundle = transaction(vec![
         body_entry("pt-2", "8302-2", 168.0, "cm"),
         body_entry("pt-2", "29463-7", 72.0, "kg"),
@@ -1051,15 +1054,20 @@ async fn imports_body_weight(s: &Server) {
         .map(|r| r.body.decode().unwrap())
         .collect();
     assert_eq!(
-        stored,
-        vec![BodyMeasurement {
+        stored.last(),
+        Some(&BodyMeasurement {
             date: seed::days(seed::DAY, -1),
             weight_kg: 72.0,
             height_cm: Some(168.0),
-        }]
+        }),
+        "{stored:?}"
     );
+    // The engine doses from the newest weight: 72 kg against the 62 kg before, the same creatinine.
     let crcl = crcl_of(s.store.as_ref(), "pt-2").await;
-    assert!(crcl.is_some_and(|c| c > 0.0), "{crcl:?}");
+    assert!(
+        crcl.is_some_and(|c| c > earlier),
+        "{crcl:?} after {earlier}"
+    );
     // Both read back as vital signs where the answer said they are.
     let w = s.get(&format!("/fhir/{}", locations[1])).await;
     assert_eq!(w.status, 200, "{}", w.json);

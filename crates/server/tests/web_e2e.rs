@@ -34,6 +34,7 @@ async fn second_patient(store: Arc<dyn Store>) -> Result<String> {
     ] {
         run(&wf, dr, world::day(-1), json!({"command": "record_lab", "patient": patient, "lab": {"code": code, "value": value, "unit": unit, "date": world::day(-1)}})).await?;
     }
+    run(&wf, dr, world::day(-1), json!({"command": "record_measurement", "patient": patient, "measurement": {"date": world::day(-1), "weight_kg": 78.0}})).await?;
     run(&wf, dr, DAY, json!({"command": "write_prescription", "prescription": rx, "patient": patient, "date": DAY,
         "schedule": {"dose_mg": 25, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 28},
         "quantity": 21, "days_supply": 28, "pharmacy": "pharm-a"})).await?;

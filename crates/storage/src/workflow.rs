@@ -347,46 +347,87 @@ enum Actor {
     User(UserRow),
 }
 
-/// The ordered dose against the engine's, where the label fixes it: a first prescription may not exceed the
-/// starting dose the engine gives for today's kidney function, nor a prescription after an interruption the
-/// dose the engine resumes at (the dose ladder). A lower dose is the prescriber's to choose; so are later changes
-/// by tolerance and the label's escalations, which the engine reports as findings. When the engine gives no dose
-/// (a record it cannot judge yet), the order is not refused here: the REMS steps decide, and the prescriber's
-/// pages and the EHR's order-sign card say that the dose is unchecked.
-fn dose_above_label(
+/// The order against the engine's clinical judgement of today (counts, kidney function, toxicity, the ladder;
+/// the program's steps are judged separately, at the prescription stage). A first prescription may not exceed
+/// the starting dose the engine gives for today's kidney function, nor a prescription after an interruption the
+/// dose the engine resumes at; a lower dose is the prescriber's to choose, and so are later changes by tolerance
+/// and the label's escalations, which the engine reports as findings (`Continue`, `Review`). When the engine
+/// says not to dose (hold, defer, interrupt, discontinue) or cannot judge (a value missing, stale or
+/// contradictory), the order is refused with the engine's reason: no prescription goes out on a dose nobody
+/// checked.
+fn dose_against_label(
     snap: &lenaguard_domain::snapshot::Snapshot,
     pack: &RulePack,
     on: Date,
     ordered: &lenaguard_domain::dose::Schedule,
 ) -> Judged<Option<Reason>> {
     use lenaguard_domain::assessment::Action;
-    let assessment = lenaguard_domain::assess(snap, pack, on).map_err(|e| invalid_record(&e))?;
-    let (limit, when) = match &assessment.action {
-        Action::Start { schedule } => (schedule, "the starting dose for today's kidney function"),
-        Action::Resume { schedule } => (schedule, "the dose to resume at after the interruption"),
-        _ => return Ok(None),
+    let clinical = lenaguard_domain::snapshot::Snapshot {
+        program: None,
+        ..snap.clone()
     };
-    if ordered.mg_per_cycle() <= limit.mg_per_cycle() + 1e-9 {
-        return Ok(None);
-    }
-    let mut r = Reason::new(
-        "prescription.dose",
-        format!("{ordered} is more than {when}, {limit}"),
-        format!("prescribe at most {limit}: {}", assessment.summary),
-    );
-    r.rules.extend(
-        assessment
+    let assessment =
+        lenaguard_domain::assess(&clinical, pack, on).map_err(|e| invalid_record(&e))?;
+    let rules = |which: &dyn Fn(&lenaguard_domain::finding::Finding) -> bool| {
+        let mut rules: Vec<String> = assessment
             .findings
             .iter()
-            .filter(|f| {
-                f.code.starts_with("dose.")
-                    || f.code.starts_with("renal.")
-                    || f.code.starts_with("ladder.")
-            })
-            .flat_map(|f| f.sources.iter().map(|p| p.rule.clone())),
-    );
-    r.rules.sort();
-    r.rules.dedup();
+            .filter(|f| which(f))
+            .flat_map(|f| f.sources.iter().map(|p| p.rule.clone()))
+            .collect();
+        rules.sort();
+        rules.dedup();
+        rules
+    };
+    let (code, what, fix) = match &assessment.action {
+        Action::Start { schedule: limit } | Action::Resume { schedule: limit } => {
+            if ordered.mg_per_cycle() <= limit.mg_per_cycle() + 1e-9 {
+                return Ok(None);
+            }
+            let when = if matches!(assessment.action, Action::Start { .. }) {
+                "the starting dose for today's kidney function"
+            } else {
+                "the dose to resume at after the interruption"
+            };
+            let mut r = Reason::new(
+                "prescription.dose",
+                format!("{ordered} is more than {when}, {limit}"),
+                format!("prescribe at most {limit}: {}", assessment.summary),
+            );
+            r.rules = rules(&|f| {
+                ["dose.", "renal.", "ladder."]
+                    .iter()
+                    .any(|p| f.code.starts_with(p))
+            });
+            return Ok(Some(r));
+        }
+        Action::Continue { .. } | Action::Review { .. } => return Ok(None),
+        Action::Blocked { why } => (
+            "prescription.unjudged",
+            format!("the dose cannot be checked today: {why}"),
+            "record what is missing (see the assessment), then prescribe".to_string(),
+        ),
+        Action::Defer { until } => (
+            "prescription.deferred",
+            format!("the label says not to start yet: {}", assessment.summary),
+            format!("prescribe once {until}"),
+        ),
+        Action::Interrupt { until, .. } | Action::StayInterrupted { until, .. } => (
+            "prescription.interrupted",
+            format!(
+                "the label says to hold lenalidomide: {}",
+                assessment.summary
+            ),
+            format!("prescribe once {until}"),
+        ),
+        Action::Discontinue { why } => (
+            "prescription.discontinue",
+            format!("the label says to stop lenalidomide: {why}"),
+            "do not prescribe; record the discontinuation".to_string(),
+        ),
+    };
+    let mut r = Reason::new(code, what, fix);
+    r.rules = rules(&|f| f.blocking);
     Ok(Some(r))
 }
 
@@ -927,7 +968,7 @@ async fn decide(
             let snap = engine::snapshot(&file)?;
             let report = engine::eligibility(&snap, pack, on, Stage::Prescription)?;
             reasons.extend(missing_steps(&report, &[]));
-            reasons.extend(dose_above_label(&snap, pack, on, &order.schedule)?);
+            reasons.extend(dose_against_label(&snap, pack, on, &order.schedule)?);
             if !reasons.is_empty() {
                 return Err(Fail::Refuse(reasons));
             }

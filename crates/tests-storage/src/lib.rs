@@ -207,8 +207,19 @@ pub async fn registry(wf: &Workflow) -> Result<()> {
 }
 
 /// A female who can get pregnant, enrolled, with contraception, the first negative test 12 days before
-/// [`DAY`], and on [`DAY`] the second test and the survey: ready for a first prescription.
+/// [`DAY`], counts, a creatinine and a weight 3 days before, and on [`DAY`] the second test and the survey:
+/// ready for a first prescription.
 pub async fn ready_patient(wf: &Workflow, patient: &str) -> Result<()> {
+    program_steps(wf, patient, true).await
+}
+
+/// The program's steps of [`ready_patient`] without the counts, creatinine and weight: every REMS step done,
+/// and a dose the engine cannot check yet.
+pub async fn rems_ready_patient(wf: &Workflow, patient: &str) -> Result<()> {
+    program_steps(wf, patient, false).await
+}
+
+async fn program_steps(wf: &Workflow, patient: &str, with_baseline: bool) -> Result<()> {
     ok(
         wf,
         "dr-ada",
@@ -238,8 +249,51 @@ pub async fn ready_patient(wf: &Workflow, patient: &str) -> Result<()> {
         pregnancy_test(patient, days(DAY, -12)),
     )
     .await?;
+    if with_baseline {
+        baseline(wf, patient, days(DAY, -3)).await?;
+    }
     ok(wf, "dr-ada", DAY, pregnancy_test(patient, DAY)).await?;
     ok(wf, "dr-ada", DAY, survey(patient, true)).await?;
+    Ok(())
+}
+
+/// Counts, a creatinine and a weight that put the patient (born 1991, 62 kg, creatinine 0.8 mg/dL) at the full
+/// starting dose: the workflow refuses a prescription whose dose the engine cannot check.
+pub async fn baseline(wf: &Workflow, patient: &str, on: Date) -> Result<()> {
+    labs_and_weight(
+        wf,
+        patient,
+        on,
+        &[
+            ("anc", 2.8, "10*9/L"),
+            ("platelets", 210.0, "10*9/L"),
+            ("creatinine", 0.8, "mg/dL"),
+        ],
+        62.0,
+    )
+    .await
+}
+
+/// These labs (code, value, unit) and a weight, all dated `on`, recorded by `dr-ada` on `on`.
+pub async fn labs_and_weight(
+    wf: &Workflow,
+    patient: &str,
+    on: Date,
+    labs: &[(&str, f64, &str)],
+    weight_kg: f64,
+) -> Result<()> {
+    for (code, value, unit) in labs {
+        let lab = serde_json::from_value(serde_json::json!({
+            "command": "record_lab", "patient": patient,
+            "lab": {"code": code, "value": value, "unit": unit, "date": on}
+        }))?;
+        ok(wf, "dr-ada", on, lab).await?;
+    }
+    let weight = serde_json::from_value(serde_json::json!({
+        "command": "record_measurement", "patient": patient,
+        "measurement": {"date": on, "weight_kg": weight_kg}
+    }))?;
+    ok(wf, "dr-ada", on, weight).await?;
     Ok(())
 }
 

@@ -44,7 +44,7 @@ fn refusal(out: &lenaguard_storage::CommandOutcome) -> Result<&lenaguard_storage
 async fn measurements(store: Arc<dyn Store>) -> Result<()> {
     let wf = workflow(store.clone());
     registry(&wf).await?;
-    ready_patient(&wf, PATIENT).await?;
+    rems_ready_patient(&wf, PATIENT).await?;
     let creatinine = serde_json::from_value(serde_json::json!({
         "command": "record_lab", "patient": PATIENT,
         "lab": {"code": "creatinine", "value": 0.8, "unit": "mg/dL", "date": days(DAY, -1)}

@@ -1,11 +1,11 @@
 //! A prescription is held to the dose the label fixes for the patient: with a creatinine and a weight that put
 //! the creatinine clearance in the moderate band, a first prescription of 25 mg is refused naming the renal
-//! starting dose, and nothing is written; the starting dose itself, or less, is accepted. Run against SQLite and
-//! PostgreSQL.
+//! starting dose, and nothing is written; the starting dose itself, or less, is accepted. With counts the label
+//! says not to start on, any dose is refused with the engine's reason. Run against SQLite and PostgreSQL.
 
 use anyhow::{Result, bail, ensure};
 use lenaguard_domain::dose::Schedule;
-use lenaguard_storage::command::{BodyMeasurement, Command};
+use lenaguard_storage::command::Command;
 use lenaguard_storage::{Outcome, Store};
 use lenaguard_tests_storage::*;
 use std::sync::Arc;
@@ -13,7 +13,11 @@ use std::sync::Arc;
 const PATIENT: &str = "pat-dose";
 
 fn order(id: &str, dose_mg: f64) -> Result<Command> {
-    let Command::WritePrescription(mut o) = prescription(PATIENT, id, 28) else {
+    order_for(PATIENT, id, dose_mg)
+}
+
+fn order_for(patient: &str, id: &str, dose_mg: f64) -> Result<Command> {
+    let Command::WritePrescription(mut o) = prescription(patient, id, 28) else {
         bail!("not a prescription");
     };
     o.schedule = serde_json::from_value::<Schedule>(serde_json::json!(
@@ -27,29 +31,16 @@ async fn prescriptions(store: Arc<dyn Store>) -> Result<()> {
     registry(&wf).await?;
     ready_patient(&wf, PATIENT).await?;
     // Born 1991, 50 kg, creatinine 2.0 mg/dL: Cockcroft-Gault about 31 mL/min (the 30-60 band).
-    for (code, value, unit) in [
-        ("anc", 2.5, "10*9/L"),
-        ("platelets", 180.0, "10*9/L"),
-        ("creatinine", 2.0, "mg/dL"),
-    ] {
-        let lab = serde_json::from_value(serde_json::json!({
-            "command": "record_lab", "patient": PATIENT,
-            "lab": {"code": code, "value": value, "unit": unit, "date": days(DAY, -1)}
-        }))?;
-        ok(&wf, "dr-ada", DAY, lab).await?;
-    }
-    ok(
+    labs_and_weight(
         &wf,
-        "dr-ada",
+        PATIENT,
         DAY,
-        Command::RecordMeasurement {
-            patient: PATIENT.into(),
-            measurement: BodyMeasurement {
-                date: days(DAY, -1),
-                weight_kg: 50.0,
-                height_cm: None,
-            },
-        },
+        &[
+            ("anc", 2.5, "10*9/L"),
+            ("platelets", 180.0, "10*9/L"),
+            ("creatinine", 2.0, "mg/dL"),
+        ],
+        50.0,
     )
     .await?;
 
@@ -80,6 +71,43 @@ async fn prescriptions(store: Arc<dyn Store>) -> Result<()> {
     ok(&wf, "dr-ada", DAY, order("rx-5", 5.0)?).await?;
     let file = store.patient_file(PATIENT).await?.expect("stored");
     ensure!(file.prescriptions.len() == 2);
+
+    // Neutrophils of 0.4 x 10^9/L before the first dose: the label says not to start, so no dose is prescribed,
+    // not even the lowest, and the refusal carries the count rule behind it.
+    let low = "pat-low";
+    rems_ready_patient(&wf, low).await?;
+    labs_and_weight(
+        &wf,
+        low,
+        DAY,
+        &[
+            ("anc", 0.4, "10*9/L"),
+            ("platelets", 180.0, "10*9/L"),
+            ("creatinine", 0.8, "mg/dL"),
+        ],
+        62.0,
+    )
+    .await?;
+    let out = run(&wf, "dr-ada", DAY, order_for(low, "rx-low", 2.5)?).await?;
+    let Outcome::Refused { reasons } = &out.outcome else {
+        bail!(
+            "a prescription accepted at an ANC of 0.4: {:?}",
+            out.outcome
+        );
+    };
+    let held = reasons
+        .iter()
+        .find(|r| r.code == "prescription.deferred")
+        .ok_or_else(|| anyhow::anyhow!("no deferral: {reasons:?}"))?;
+    ensure!(held.fix.starts_with("prescribe once"), "{held:?}");
+    ensure!(
+        held.rules
+            .iter()
+            .any(|r| r.contains("anc") || r.contains("count")),
+        "{held:?}"
+    );
+    let file = store.patient_file(low).await?.expect("stored");
+    ensure!(file.prescriptions.is_empty());
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! One story of the program workflow, run against SQLite and PostgreSQL: a female who can get pregnant from
 //! enrollment to a first dispense, every refusal on the way, retries, and the audit chain.
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use lenaguard_storage::command::{ADMIN, Command};
 use lenaguard_storage::{Answer, Outcome, StorageError, Store, verify_audit};
 use lenaguard_tests_storage::*;
@@ -85,6 +85,25 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
         "{reasons:?}"
     );
     ok(&wf, "dr-ada", DAY, survey("pat-1", true)).await?;
+
+    // Every program step is done, but without a creatinine and a weight the engine cannot check the starting
+    // dose: the prescription is refused, saying what is missing, and nothing is written but the refusal.
+    let out = run(&wf, "dr-ada", DAY, prescription("pat-1", "rx-0", 28)).await?;
+    ensure!(refused_codes(&out) == ["prescription.unjudged"], "{out:?}");
+    let Outcome::Refused { reasons } = &out.outcome else {
+        unreachable!()
+    };
+    ensure!(reasons[0].what.contains("creatinine"), "{reasons:?}");
+    ensure!(
+        store
+            .patient_file("pat-1")
+            .await?
+            .context("stored")?
+            .prescriptions
+            .is_empty(),
+        "a refused prescription is not written"
+    );
+    baseline(&wf, "pat-1", DAY).await?;
 
     // More than the pack's maximum supply is refused with the rule.
     let out = run(&wf, "dr-ada", DAY, prescription("pat-1", "rx-35", 35)).await?;

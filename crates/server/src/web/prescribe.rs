@@ -447,8 +447,10 @@ pub async fn sections(
     let (p, recommended) = proposed(state, f, action);
     let origin = if recommended {
         "<p>Proposed from today's recommendation.</p>".to_string()
+    } else if matches!(action, Action::Review { .. }) {
+        r#"<p class="verdict no" id="prescription-unchecked">The label leaves today's dose to you (see Why above). The proposal is the regimen's starting schedule, not checked against this patient: choose the dose from the findings.</p>"#.to_string()
     } else {
-        r#"<p class="verdict no" id="prescription-unchecked">Today's recommendation gives no dose (see Why above). The proposal is the regimen's starting schedule, not checked against this patient's kidney function or counts: check the dose against the findings before you prescribe.</p>"#.to_string()
+        r#"<p class="verdict no" id="prescription-unchecked">Today's recommendation gives no dose (see Why above), so a prescription written now is refused: the program does not let a dose out that the engine cannot check or advises against. Record what the recommendation asks for (a creatinine, a weight, recovered counts); the schedule below is the regimen's start, shown for reference.</p>"#.to_string()
     };
     let rx_id = match rx.posted().and_then(|p| p.values.get("prescription")) {
         Some(v) => v.clone(),
@@ -465,7 +467,7 @@ pub async fn sections(
         .unwrap_or_default();
     let _ = write!(
         out,
-        r#"<h3 id="prescription">Write a prescription</h3>{refused}{origin}<p>The program checks every REMS step and the supply limit when the prescription is written and when its authorization is requested, and refuses a first prescription above the starting dose the engine gives (or, after an interruption, above the dose to resume at). Later dose changes are checked by the EHR's order-sign card, not here.</p>
+        r#"<h3 id="prescription">Write a prescription</h3>{refused}{origin}<p>The program checks every REMS step and the supply limit when the prescription is written and when its authorization is requested. It refuses a prescription when the engine cannot check the dose or says to hold, defer or stop, and a first prescription above the starting dose the engine gives (or, after an interruption, above the dose to resume at). Later dose changes are checked by the EHR's order-sign card, not here.</p>
 {head}{rxid}
 {dose}{freq}
 <fieldset><legend>Dosing days of the cycle</legend>{first}{last}</fieldset>
