@@ -7,7 +7,7 @@ use crate::Settings;
 use crate::auth::{self, AuthError, Client};
 use crate::batch::Batcher;
 use crate::feedback;
-use crate::prefetch::{Fetcher, PrefetchError};
+use crate::prefetch::{Fetcher, MAX_PAGE_BYTES, PrefetchError};
 use crate::replay::ReplayCache;
 use axum::Router;
 use axum::body::Bytes;
@@ -55,7 +55,7 @@ pub(crate) fn router(
     replay: Arc<dyn ReplayCache>,
 ) -> Result<Router, String> {
     let timeout = settings.timeout;
-    let fetcher = Fetcher::new(settings.fhir_timeout, settings.body_limit)?;
+    let fetcher = Fetcher::new(settings.fhir_timeout, MAX_PAGE_BYTES)?;
     let cards = settings.store.clone().map(|store| {
         Batcher::spawn(
             crate::batch::writers_for(store.backend()),
