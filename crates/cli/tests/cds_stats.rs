@@ -11,6 +11,8 @@ fn card(uuid: &str, rules: &[&str]) -> IssuedCard {
         service: "lenalidomide-order-sign".into(),
         indicator: "warning".into(),
         rules: rules.iter().map(|r| r.to_string()).collect(),
+        // The suggestion the accepted reports name: feedback may accept only a card's own suggestions.
+        suggestions: vec!["s-1".into()],
         issued_on: jiff::civil::date(2026, 11, 26),
     }
 }

@@ -99,8 +99,9 @@ pub struct ClientConfig {
     /// ... and/or from the JWKS URL a token names in its `jku` header, when it is one of these.
     #[serde(default)]
     pub allowed_jku: Vec<String>,
-    /// The FHIR servers (`fhirServer` base URLs) missing prefetch may be read from for this client; empty: any
-    /// https server (or http on a loopback address).
+    /// The FHIR servers (`fhirServer` base URLs, https; http only on a loopback address) missing prefetch may be
+    /// read from for this client. Empty or absent: none, so a call without all its prefetch is answered 412; a
+    /// server is called only when the configuration names it, never because a request does.
     #[serde(default)]
     pub fhir_servers: Vec<String>,
 }
@@ -121,7 +122,7 @@ pub struct Client {
     pub jwks: JwkSet,
     /// Where the keys are fetched from, for a client without a static JWKS.
     pub remote: Option<Arc<RemoteKeys>>,
-    /// The FHIR servers missing prefetch may be read from for this client (empty: any allowed URL).
+    /// The FHIR servers missing prefetch may be read from for this client (empty: none, nothing is fetched).
     pub fhir_servers: Vec<String>,
 }
 

@@ -37,8 +37,8 @@ pub fn indicator_name(i: Indicator) -> &'static str {
     }
 }
 
-/// The record of a card as issued to `client` by `service`; `None` for a card without a uuid (no feedback can
-/// name it).
+/// The record of a card as issued to `client` by `service`, with its suggestions' uuids (the only ones feedback
+/// may accept); `None` for a card without a uuid (no feedback can name it).
 pub fn issued(
     card: &Card,
     rules: Vec<String>,
@@ -52,6 +52,11 @@ pub fn issued(
         service: service.into(),
         indicator: indicator_name(card.indicator).into(),
         rules,
+        suggestions: card
+            .suggestions
+            .iter()
+            .filter_map(|s| s.uuid.clone())
+            .collect(),
         issued_on: on,
     })
 }

@@ -4,9 +4,13 @@
 //! server gives the data, the answer is 412 naming the keys and why; a fetched resource that is not FHIR as we
 //! read it is 400 naming the key, never a card built from a guess.
 //!
-//! Only `https` FHIR servers are called, except on a loopback address (tests, development), and never through
-//! a redirect: the access token must not travel in clear text or to another host. The patient id is checked to
-//! be a FHIR id before it goes into a URL.
+//! A FHIR server is called only when it is on the calling client's `fhir_servers` list: a client without one
+//! gets no fetch at all (deny unless allowed), because `fhirServer` is whatever the request says and the
+//! service would otherwise send requests, with a token, wherever a client points it. Only `https` FHIR servers
+//! are called, except on a loopback address (tests, development), and never through a redirect: the access
+//! token must not travel in clear text or to another host. The patient id is checked to be a FHIR id before it
+//! goes into a URL. Each page is read up to [`MAX_PAGE_BYTES`] and no further, so a server that sends without
+//! end cannot fill the service's memory.
 
 use lenaguard_interop::InteropError;
 use lenaguard_interop::cds::CdsRequest;
@@ -19,6 +23,13 @@ use std::time::Duration;
 
 /// The most pages of one search followed: a patient's labs, conditions and orders fit in far fewer.
 const MAX_PAGES: usize = 10;
+
+/// The largest page of a FHIR server's answer read (4 MiB): a page of a patient's labs is a few kilobytes, and
+/// the bound keeps a fetch of [`MAX_PAGES`] pages within 40 MiB.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why a key is not fetched for a client that lists no FHIR server.
+pub const NO_FHIR_SERVERS: &str = "not prefetched, and no FHIR server is configured for this client (its fhir_servers list is empty), so nothing is fetched from fhirServer";
 
 /// Why prefetch could not be completed.
 #[derive(Debug, thiserror::Error)]
@@ -88,22 +99,22 @@ fn resolve(template: &str, request: &CdsRequest) -> Result<String, InteropError>
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     http: reqwest::Client,
-    /// The largest response accepted, like the service's own body limit.
-    body_limit: usize,
+    /// The largest page read from a FHIR server, in bytes.
+    page_limit: usize,
 }
 
 impl Fetcher {
-    pub fn new(timeout: Duration, body_limit: usize) -> Result<Fetcher, String> {
+    pub fn new(timeout: Duration, page_limit: usize) -> Result<Fetcher, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("HTTP client for fhirServer: {e}"))?;
-        Ok(Fetcher { http, body_limit })
+        Ok(Fetcher { http, page_limit })
     }
 
     /// Fill every key of `required` the client did not send, or say why it cannot be had.
-    /// `fhir_servers`: the FHIR base URLs the calling client may name (empty: any that may carry a token).
+    /// `fhir_servers`: the FHIR base URLs the calling client may name; empty: none, so nothing is fetched.
     pub async fn complete(
         &self,
         request: &mut CdsRequest,
@@ -130,6 +141,10 @@ impl Fetcher {
                 "not prefetched, and no fhirServer with fhirAuthorization to fetch it from",
             ));
         };
+        // Checked before the URL is even read: for such a client no fhirServer is ever called.
+        if fhir_servers.is_empty() {
+            return Err(unavailable(NO_FHIR_SERVERS));
+        }
         let base = Url::parse(server.trim_end_matches('/'))
             .ok()
             .filter(may_carry_secrets)
@@ -141,10 +156,9 @@ impl Fetcher {
                 )
             })?;
         let base_str = base.as_str().trim_end_matches('/');
-        if !fhir_servers.is_empty()
-            && !fhir_servers
-                .iter()
-                .any(|a| base_str == a.trim_end_matches('/'))
+        if !fhir_servers
+            .iter()
+            .any(|a| base_str == a.trim_end_matches('/'))
         {
             return Err(InteropError::invalid(
                 "request.fhirServer",
@@ -256,7 +270,7 @@ impl Fetcher {
 
     /// GET one URL; `None` for 404 (a read that found nothing).
     async fn get(&self, url: &str, token: &str, path: &str) -> Result<Option<Value>, Fetch> {
-        let response = self
+        let mut response = self
             .http
             .get(url)
             .bearer_auth(token)
@@ -280,22 +294,32 @@ impl Fetcher {
                 status.as_u16()
             )));
         }
+        let too_large = || {
+            Fetch::Unavailable(format!(
+                "the FHIR server's answer is larger than the {} bytes read per page",
+                self.page_limit
+            ))
+        };
         if response
             .content_length()
-            .is_some_and(|n| n > self.body_limit as u64)
+            .is_some_and(|n| n > self.page_limit as u64)
         {
-            return Err(Fetch::Unavailable(
-                "the FHIR server's answer is too large".into(),
-            ));
+            return Err(too_large());
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|_| Fetch::Unavailable("the FHIR server's answer was cut off".into()))?;
-        if bytes.len() > self.body_limit {
-            return Err(Fetch::Unavailable(
-                "the FHIR server's answer is too large".into(),
-            ));
+        // Read chunk by chunk and stop at the limit: a missing or false Content-Length must not make the service
+        // hold whatever the server keeps sending.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            Fetch::Unavailable(if e.is_timeout() {
+                "the FHIR server did not finish its answer in time".to_string()
+            } else {
+                "the FHIR server's answer was cut off".to_string()
+            })
+        })? {
+            if bytes.len() + chunk.len() > self.page_limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
         }
         serde_json::from_slice(&bytes)
             .map(Some)

@@ -7,7 +7,7 @@ use crate::Settings;
 use crate::auth::{self, AuthError, Client};
 use crate::batch::Batcher;
 use crate::feedback;
-use crate::prefetch::{Fetcher, PrefetchError};
+use crate::prefetch::{Fetcher, MAX_PAGE_BYTES, PrefetchError};
 use crate::replay::ReplayCache;
 use axum::Router;
 use axum::body::Bytes;
@@ -55,7 +55,7 @@ pub(crate) fn router(
     replay: Arc<dyn ReplayCache>,
 ) -> Result<Router, String> {
     let timeout = settings.timeout;
-    let fetcher = Fetcher::new(settings.fhir_timeout, settings.body_limit)?;
+    let fetcher = Fetcher::new(settings.fhir_timeout, MAX_PAGE_BYTES)?;
     let cards = settings.store.clone().map(|store| {
         Batcher::spawn(
             crate::batch::writers_for(store.backend()),
@@ -433,8 +433,9 @@ fn answer(
 
 /// Feedback (§1.6): checked, then stored with the client's `iss` when the server has a store (without one it is
 /// acknowledged only). A batch is stored whole or not at all; feedback about a card this service never issued to
-/// this client is refused (404), a repeated identical report is acknowledged again without a second row, and a
-/// different report with the same card and `outcomeTimestamp` is refused (409).
+/// this client is refused (404), an accepted suggestion that is not one of the card's is refused (400), a
+/// repeated identical report is acknowledged again without a second row, and a different report with the same
+/// card and `outcomeTimestamp` is refused (409).
 async fn feedback_handler(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -487,6 +488,44 @@ async fn feedback_handler(
             ),
             Some(format!("feedback[{i}].card")),
         ),
+        Some((i, FeedbackWrite::UnknownSuggestion(k))) => {
+            let card = &records[i].card;
+            let id = records[i]
+                .accepted_suggestions
+                .get(k)
+                .map_or("", String::as_str);
+            // The record's ids are sorted and deduplicated: name the entry as the client sent it.
+            let j = parsed.feedback[i]
+                .accepted_suggestions
+                .iter()
+                .position(|s| s.id == id)
+                .unwrap_or(k);
+            let path = format!("feedback[{i}].acceptedSuggestions[{j}].id");
+            outcome(
+                StatusCode::BAD_REQUEST,
+                "value",
+                format!(
+                    "{path}: {id:?} is not a suggestion of card {card:?}; expected the uuid of a suggestion on card {card:?}"
+                ),
+                Some(path),
+            )
+        }
+        Some((i, FeedbackWrite::SuggestionsNotRecorded)) => {
+            let card = &records[i].card;
+            let id = parsed.feedback[i]
+                .accepted_suggestions
+                .first()
+                .map_or("", |s| s.id.as_str());
+            let path = format!("feedback[{i}].acceptedSuggestions[0].id");
+            outcome(
+                StatusCode::BAD_REQUEST,
+                "value",
+                format!(
+                    "{path}: {id:?} cannot be checked: card {card:?} was issued before this service recorded the suggestions of its cards, so no suggestion of it is accepted; expected the uuid of a suggestion on card {card:?}, which only cards issued since can have (an override of this card is still accepted)"
+                ),
+                Some(path),
+            )
+        }
         Some((i, _)) => outcome(
             StatusCode::CONFLICT,
             "conflict",

@@ -1,8 +1,9 @@
 //! Prefetch the EHR did not send, fetched from its FHIR server (standards.md §1.3, §1.4), over real HTTP: a small
 //! FHIR server (axum on 127.0.0.1:0) serves the patient, labs, conditions and medications of the CrCl 40 fixture
 //! as a Patient and searchset Bundles, only to the access token of `fhirAuthorization`. The answer is the same
-//! card as with full prefetch; a malformed fetched resource is 400 naming it; a FHIR server that refuses, stalls
-//! or is not https is 412 or 400, never a card.
+//! card as with full prefetch; a malformed fetched resource is 400 naming it; a FHIR server that refuses, stalls,
+//! sends a page larger than the service reads, is not https or is not on the client's `fhir_servers` list is 412
+//! or 400, never a card. A client without `fhir_servers` gets no fetch at all.
 
 use anyhow::{Context, Result, ensure};
 use axum::extract::{Path, Query, State};
@@ -15,6 +16,7 @@ use lenaguard_server::{Client, DEV_ISSUER, DevKey, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +45,8 @@ struct Ehr {
     base: Mutex<String>,
     /// `METHOD path?query` and the Authorization header of every request.
     seen: Mutex<Vec<(String, String)>>,
+    /// Every request the server received, whatever its path.
+    requests: AtomicUsize,
 }
 
 fn fixture() -> Value {
@@ -112,25 +116,52 @@ struct World {
     _stops: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
-async fn world(labs: Labs, fhir_timeout: Duration) -> Result<World> {
-    world_for(labs, fhir_timeout, Vec::new()).await
+/// The FHIR servers the world's CDS client may name (its `fhir_servers`).
+enum Allowed {
+    /// The world's own FHIR server.
+    Own,
+    /// None: the client's configuration has no `fhir_servers`.
+    Nothing,
+    These(Vec<String>),
 }
 
-/// A world whose CDS client may name only these FHIR servers (empty: any).
-async fn world_for(labs: Labs, fhir_timeout: Duration, fhir_servers: Vec<String>) -> Result<World> {
+async fn world(labs: Labs, fhir_timeout: Duration) -> Result<World> {
+    world_for(labs, fhir_timeout, Allowed::Own).await
+}
+
+async fn count_requests(
+    State(ehr): State<Arc<Ehr>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    ehr.requests.fetch_add(1, Ordering::SeqCst);
+    next.run(request).await
+}
+
+async fn world_for(labs: Labs, fhir_timeout: Duration, allowed: Allowed) -> Result<World> {
     let ehr = Arc::new(Ehr {
         prefetch: fixture()["prefetch"].clone(),
         labs,
         base: Mutex::new(String::new()),
         seen: Mutex::new(Vec::new()),
+        requests: AtomicUsize::new(0),
     });
     let (addr, stop_fhir) = common::serve_peer(
         axum::Router::new()
             .route("/fhir/{*path}", get(resource))
+            .layer(axum::middleware::from_fn_with_state(
+                ehr.clone(),
+                count_requests,
+            ))
             .with_state(ehr.clone()),
     )
     .await?;
     let fhir_base = format!("http://{addr}/fhir");
+    let fhir_servers = match allowed {
+        Allowed::Own => vec![fhir_base.clone()],
+        Allowed::Nothing => Vec::new(),
+        Allowed::These(list) => list,
+    };
     *ehr.base.lock().unwrap() = fhir_base.clone();
     let key = DevKey::generate("dev-1").map_err(anyhow::Error::msg)?;
     let mut client = Client::new(
@@ -335,7 +366,7 @@ async fn a_fhir_server_off_the_clients_list_is_refused_before_any_request() -> R
     let w = world_for(
         Labs::OnePage,
         Duration::from_secs(5),
-        vec!["https://ehr.example.org/fhir".into()],
+        Allowed::These(vec!["https://ehr.example.org/fhir".into()]),
     )
     .await?;
     let (status, body) = w.order_sign(&w.request(&["labs"], &w.fhir_base)).await?;
@@ -344,5 +375,131 @@ async fn a_fhir_server_off_the_clients_list_is_refused_before_any_request() -> R
     let diag = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
     ensure!(diag.contains("https://ehr.example.org/fhir"), "{diag}");
     ensure!(w.seen().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_without_fhir_servers_gets_412_and_no_fhir_server_is_called() -> Result<()> {
+    let w = world_for(Labs::OnePage, Duration::from_secs(5), Allowed::Nothing).await?;
+    // fhirServer and fhirAuthorization are sent, and the server would answer: the configuration alone decides.
+    let (status, body) = w
+        .order_sign(&w.request(&["labs", "conditions"], &w.fhir_base))
+        .await?;
+    ensure!(status == 412, "{status} {body}");
+    ensure!(body["resourceType"] == "OperationOutcome", "{body}");
+    ensure!(
+        expressions(&body) == ["prefetch.labs", "prefetch.conditions"],
+        "{body}"
+    );
+    let diag = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    ensure!(
+        diag.contains("no FHIR server is configured for this client")
+            && diag.contains("fhir_servers"),
+        "{diag}"
+    );
+    ensure!(body.get("cards").is_none(), "{body}");
+    ensure!(
+        w.ehr.requests.load(Ordering::SeqCst) == 0,
+        "the FHIR server was called {} times",
+        w.ehr.requests.load(Ordering::SeqCst)
+    );
+    // With every key prefetched, the same client is answered as usual: nothing needs fetching.
+    let (status, body) = w.order_sign(&w.request(&[], &w.fhir_base)).await?;
+    ensure!(status == 200, "{status} {body}");
+    the_10_mg_card(&body)?;
+    ensure!(w.ehr.requests.load(Ordering::SeqCst) == 0);
+    Ok(())
+}
+
+/// What the endless FHIR server saw and did.
+#[derive(Debug, Default)]
+struct Endless {
+    requests: AtomicUsize,
+    /// Body bytes written before the reader went away (or all of them).
+    written: AtomicUsize,
+    done: AtomicUsize,
+}
+
+/// How much the endless server offers at most, far above the service's page limit.
+const ENDLESS_BYTES: usize = 256 * 1024 * 1024;
+
+/// A FHIR server on plain TCP that answers every request with 200 and a searchset Bundle that goes on for
+/// [`ENDLESS_BYTES`], with no Content-Length (the body ends when the connection closes), as a broken or hostile
+/// server might.
+async fn endless_fhir_server() -> Result<(String, Arc<Endless>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let seen = Arc::new(Endless::default());
+    let state = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            state.requests.fetch_add(1, Ordering::SeqCst);
+            let state = state.clone();
+            tokio::spawn(async move {
+                // The request head: enough to know it arrived; its content does not matter here.
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let start = "HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\nconnection: close\r\n\r\n{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[";
+                let entry = r#"{"resource":{"resourceType":"Observation","status":"final","code":{"text":"padding"}}},"#;
+                let chunk = entry.repeat(65536 / entry.len());
+                let mut written = 0;
+                if socket.write_all(start.as_bytes()).await.is_ok() {
+                    while written < ENDLESS_BYTES {
+                        if socket.write_all(chunk.as_bytes()).await.is_err() {
+                            break;
+                        }
+                        written += chunk.len();
+                    }
+                }
+                state.written.store(written, Ordering::SeqCst);
+                state.done.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    Ok((format!("http://{addr}/fhir"), seen))
+}
+
+#[tokio::test]
+async fn a_fhir_page_larger_than_the_limit_is_412_naming_the_key_and_is_not_read_whole()
+-> Result<()> {
+    let (endless, seen) = endless_fhir_server().await?;
+    let w = world_for(
+        Labs::OnePage,
+        Duration::from_secs(5),
+        Allowed::These(vec![endless.clone()]),
+    )
+    .await?;
+    let (status, body) = w.order_sign(&w.request(&["labs"], &endless)).await?;
+    ensure!(status == 412, "{status} {body}");
+    ensure!(expressions(&body) == ["prefetch.labs"], "{body}");
+    let diag = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    // The service reads at most 4 MiB of a page.
+    let limit = 4 * 1024 * 1024;
+    ensure!(
+        diag.contains(&format!(
+            "labs (the FHIR server's answer is larger than the {limit} bytes read per page)"
+        )),
+        "{diag}"
+    );
+    ensure!(seen.requests.load(Ordering::SeqCst) == 1);
+    // The service stopped reading near the limit: the server could not write its whole body.
+    for _ in 0..100 {
+        if seen.done.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let written = seen.written.load(Ordering::SeqCst);
+    ensure!(
+        seen.done.load(Ordering::SeqCst) == 1 && written < ENDLESS_BYTES / 4,
+        "the server wrote {written} bytes"
+    );
     Ok(())
 }

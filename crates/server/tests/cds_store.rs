@@ -1,7 +1,8 @@
 //! The CDS service with the program database, over real HTTP, on SQLite and on PostgreSQL: two servers on one
 //! database (as behind a load balancer, one public base URL) share the `jti` replay cache and the issued cards,
 //! so a token accepted by one is a replay at the other and feedback sent to either is stored once; the override
-//! statistics per rule follow from it.
+//! statistics per rule follow from it. Feedback may accept only a suggestion of the card it names: any other id
+//! is 400 naming it, and the batch it came in writes nothing.
 
 use anyhow::{Context, Result, ensure};
 use jiff::civil::date;
@@ -129,10 +130,16 @@ async fn replay_story(keys: &Keys, a: &Server, b: &Server) -> Result<()> {
     Ok(())
 }
 
-fn feedback(card: &str, outcome: &str, reason: Option<&str>, at: &str) -> Vec<u8> {
+/// One feedback entry: accepted (with this suggestion's uuid) or overridden.
+fn feedback(card: &str, accepted: Option<&str>, reason: Option<&str>, at: &str) -> Vec<u8> {
+    let outcome = if accepted.is_some() {
+        "accepted"
+    } else {
+        "overridden"
+    };
     let mut f = json!({"card": card, "outcome": outcome, "outcomeTimestamp": at});
-    if outcome == "accepted" {
-        f["acceptedSuggestions"] = json!([{"id": "s-1"}]);
+    if let Some(id) = accepted {
+        f["acceptedSuggestions"] = json!([{ "id": id }]);
     }
     if let Some(code) = reason {
         f["overrideReason"] = json!({
@@ -143,8 +150,16 @@ fn feedback(card: &str, outcome: &str, reason: Option<&str>, at: &str) -> Vec<u8
     serde_json::to_vec(&json!({ "feedback": [f] })).expect("JSON")
 }
 
-/// Sign an order on server `s` and return the card's uuid and its source rule.
-async fn card(keys: &Keys, s: &Server, hook_instance: &str) -> Result<(String, String)> {
+/// A card as the service answered it.
+struct Issued {
+    uuid: String,
+    rule: String,
+    /// Its suggestions' uuids.
+    suggestions: Vec<String>,
+}
+
+/// Sign an order on server `s` and return the card.
+async fn card(keys: &Keys, s: &Server, hook_instance: &str) -> Result<Issued> {
     let (status, body) = post(
         s,
         ORDER_SIGN,
@@ -154,13 +169,21 @@ async fn card(keys: &Keys, s: &Server, hook_instance: &str) -> Result<(String, S
     .await?;
     ensure!(status == 200, "{status} {body}");
     let card = &body["cards"][0];
-    Ok((
-        card["uuid"].as_str().context("card uuid")?.to_string(),
-        card["source"]["topic"]["code"]
+    let suggestions: Vec<String> = card["suggestions"]
+        .as_array()
+        .context("card suggestions")?
+        .iter()
+        .filter_map(|s| s["uuid"].as_str().map(str::to_string))
+        .collect();
+    ensure!(!suggestions.is_empty(), "{card:#}");
+    Ok(Issued {
+        uuid: card["uuid"].as_str().context("card uuid")?.to_string(),
+        rule: card["source"]["topic"]["code"]
             .as_str()
             .context("card rule")?
             .to_string(),
-    ))
+        suggestions,
+    })
 }
 
 async fn stats_of(store: &dyn Store, rule: &str) -> Result<RuleStats> {
@@ -180,20 +203,27 @@ async fn feedback_story(keys: &Keys, a: &Server, b: &Server, store: &dyn Store) 
             .map_or(0, |s| s.issued)
     };
     let before = store.override_stats().await?;
-    let (first, rule) = card(keys, a, "hook-feedback-1").await?;
+    let Issued {
+        uuid: first, rule, ..
+    } = card(keys, a, "hook-feedback-1").await?;
     let issued = issued_before(&before, &rule) + 2;
-    let (second, _) = card(keys, a, "hook-feedback-2").await?;
+    let Issued {
+        uuid: second,
+        suggestions,
+        ..
+    } = card(keys, a, "hook-feedback-2").await?;
+    let suggestion = suggestions[0].as_str();
     ensure!(first != second);
     let at = "2026-11-26T09:30:00Z";
     // Feedback to the other server: the card was issued on this database, so it is known there.
-    let overridden = feedback(&first, "overridden", Some("trial-protocol"), at);
+    let overridden = feedback(&first, None, Some("trial-protocol"), at);
     let (status, body) = post(b, FEEDBACK, &keys.token(FEEDBACK), overridden.clone()).await?;
     ensure!(status == 200, "{status} {body}");
     // The same report again (a retry): acknowledged, stored once.
     let (status, body) = post(a, FEEDBACK, &keys.token(FEEDBACK), overridden).await?;
     ensure!(status == 200, "repeated feedback: {status} {body}");
     // A different report with the same timestamp contradicts the stored one.
-    let contradicting = feedback(&first, "overridden", Some("prescriber-judgement"), at);
+    let contradicting = feedback(&first, None, Some("prescriber-judgement"), at);
     let (status, body) = post(a, FEEDBACK, &keys.token(FEEDBACK), contradicting).await?;
     ensure!(status == 409, "{status} {body}");
     ensure!(body["issue"][0]["expression"][0] == "feedback[0]", "{body}");
@@ -202,7 +232,7 @@ async fn feedback_story(keys: &Keys, a: &Server, b: &Server, store: &dyn Store) 
         a,
         FEEDBACK,
         &keys.token(FEEDBACK),
-        feedback("no-such-card", "overridden", None, at),
+        feedback("no-such-card", None, None, at),
     )
     .await?;
     ensure!(status == 404, "{status} {body}");
@@ -223,14 +253,20 @@ async fn feedback_story(keys: &Keys, a: &Server, b: &Server, store: &dyn Store) 
         .other
         .token(OTHER_ISSUER, &format!("{PUBLIC}{FEEDBACK}"), now())
         .map_err(anyhow::Error::msg)?;
-    let (status, _) = post(a, FEEDBACK, &other, feedback(&second, "accepted", None, at)).await?;
+    let (status, _) = post(
+        a,
+        FEEDBACK,
+        &other,
+        feedback(&second, Some(suggestion), None, at),
+    )
+    .await?;
     ensure!(
         status == 404,
         "feedback from another client about this client's card: {status}"
     );
     // A batch with one known and one unknown card is refused whole: nothing of it is stored.
     let batch = json!({"feedback": [
-        {"card": second, "outcome": "accepted", "acceptedSuggestions": [{"id": "s-1"}], "outcomeTimestamp": at},
+        {"card": second, "outcome": "accepted", "acceptedSuggestions": [{"id": suggestion}], "outcomeTimestamp": at},
         {"card": "no-such-card", "outcome": "overridden", "outcomeTimestamp": at},
     ]});
     let (status, body) = post(
@@ -254,7 +290,7 @@ async fn feedback_story(keys: &Keys, a: &Server, b: &Server, store: &dyn Store) 
         a,
         FEEDBACK,
         &keys.token(FEEDBACK),
-        feedback(&second, "accepted", None, at),
+        feedback(&second, Some(suggestion), None, at),
     )
     .await?;
     ensure!(status == 200, "{status} {body}");
@@ -271,6 +307,91 @@ async fn feedback_story(keys: &Keys, a: &Server, b: &Server, store: &dyn Store) 
     Ok(())
 }
 
+/// Send feedback with a fresh token.
+async fn send(keys: &Keys, s: &Server, body: Vec<u8>) -> Result<(u16, Value)> {
+    post(s, FEEDBACK, &keys.token(FEEDBACK), body).await
+}
+
+fn diagnostics(body: &Value) -> &str {
+    body["issue"][0]["diagnostics"].as_str().unwrap_or_default()
+}
+
+/// Accepted suggestions must be the named card's own; a refused entry leaves its whole batch unwritten, and the
+/// statistics count only what was stored.
+async fn suggestion_story(keys: &Keys, a: &Server, b: &Server, store: &dyn Store) -> Result<()> {
+    let x = card(keys, a, "hook-suggestion-1").await?;
+    let y = card(keys, b, "hook-suggestion-2").await?;
+    let before = stats_of(store, &x.rule).await?;
+    let at = "2026-11-26T10:15:00Z";
+    // An id the service never issued.
+    let (status, body) = send(keys, a, feedback(&x.uuid, Some("s-1"), None, at)).await?;
+    ensure!(status == 400, "{status} {body}");
+    ensure!(body["resourceType"] == "OperationOutcome", "{body}");
+    ensure!(
+        body["issue"][0]["expression"] == json!(["feedback[0].acceptedSuggestions[0].id"]),
+        "{body}"
+    );
+    let diag = diagnostics(&body);
+    ensure!(
+        diag.contains("\"s-1\"")
+            && diag.contains(&format!("the uuid of a suggestion on card {:?}", x.uuid)),
+        "{diag}"
+    );
+    // A real suggestion, but of another card.
+    let (status, body) = send(
+        keys,
+        b,
+        feedback(&x.uuid, Some(&y.suggestions[0]), None, at),
+    )
+    .await?;
+    ensure!(status == 400, "{status} {body}");
+    ensure!(diagnostics(&body).contains(&y.suggestions[0]), "{body}");
+    // A batch whose second entry names one good and one unknown suggestion: refused, naming the entry and the
+    // position the client gave, and the first entry (valid on its own) is not stored either.
+    let batch = json!({"feedback": [
+        {"card": x.uuid, "outcome": "accepted", "acceptedSuggestions": [{"id": x.suggestions[0]}], "outcomeTimestamp": at},
+        {"card": y.uuid, "outcome": "accepted",
+         "acceptedSuggestions": [{"id": y.suggestions[0]}, {"id": "0-not-a-suggestion"}], "outcomeTimestamp": at},
+    ]});
+    let (status, body) = send(keys, a, serde_json::to_vec(&batch)?).await?;
+    ensure!(status == 400, "{status} {body}");
+    ensure!(
+        body["issue"][0]["expression"] == json!(["feedback[1].acceptedSuggestions[1].id"]),
+        "{body}"
+    );
+    ensure!(diagnostics(&body).contains("0-not-a-suggestion"), "{body}");
+    let s = stats_of(store, &x.rule).await?;
+    ensure!(
+        (s.accepted, s.overridden) == (before.accepted, before.overridden),
+        "a refused batch changed the statistics: {before:?} -> {s:?}"
+    );
+    // The card's own suggestion is accepted and counted once, whichever server stores it.
+    let (status, body) = send(
+        keys,
+        b,
+        feedback(&x.uuid, Some(&x.suggestions[0]), None, at),
+    )
+    .await?;
+    ensure!(status == 200, "{status} {body}");
+    let (status, body) = send(
+        keys,
+        a,
+        feedback(&x.uuid, Some(&x.suggestions[0]), None, at),
+    )
+    .await?;
+    ensure!(status == 200, "a retry: {status} {body}");
+    // An override names no suggestion and needs none.
+    let (status, body) = send(keys, a, feedback(&y.uuid, None, Some("trial-protocol"), at)).await?;
+    ensure!(status == 200, "{status} {body}");
+    let s = stats_of(store, &x.rule).await?;
+    ensure!(
+        (s.issued, s.accepted, s.overridden)
+            == (before.issued, before.accepted + 1, before.overridden + 1),
+        "{before:?} -> {s:?}"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn sqlite_two_servers_share_replay_cache_and_feedback() -> Result<()> {
     let keys = Keys::new()?;
@@ -279,7 +400,8 @@ async fn sqlite_two_servers_share_replay_cache_and_feedback() -> Result<()> {
     let store: Arc<dyn Store> = Arc::new(first);
     let (a, b) = two_servers(&keys, store.clone(), Arc::new(second)).await?;
     replay_story(&keys, &a, &b).await?;
-    feedback_story(&keys, &a, &b, store.as_ref()).await
+    feedback_story(&keys, &a, &b, store.as_ref()).await?;
+    suggestion_story(&keys, &a, &b, store.as_ref()).await
 }
 
 #[tokio::test]
@@ -293,7 +415,8 @@ async fn postgres_two_servers_share_replay_cache_and_feedback() -> Result<()> {
     let (a, b) = two_servers(&keys, store.clone(), Arc::new(second.clone())).await?;
     let outcome = async {
         replay_story(&keys, &a, &b).await?;
-        feedback_story(&keys, &a, &b, store.as_ref()).await
+        feedback_story(&keys, &a, &b, store.as_ref()).await?;
+        suggestion_story(&keys, &a, &b, store.as_ref()).await
     }
     .await;
     second.pool().close().await;

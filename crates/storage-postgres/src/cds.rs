@@ -1,11 +1,12 @@
-//! The CDS service's tables on PostgreSQL (migration 0003): the shared `jti` replay cache, issued cards and feedback.
+//! The CDS service's tables on PostgreSQL (migrations 0003 and 0008): the shared `jti` replay cache, issued cards and feedback.
 
 use crate::{PostgresStore, db};
 use async_trait::async_trait;
 use lenaguard_storage::StorageError;
 use lenaguard_storage::cds::{
     CdsStore, FeedbackRecord, FeedbackRow, FeedbackWrite, ISSUED_PER_RULE_SQL, IssuedCard,
-    LATEST_OUTCOMES_SQL, RuleStats, judge_against_row, stats_from_rows, suggestions_json,
+    LATEST_OUTCOMES_SQL, RuleStats, card_suggestions_json, judge_against_row, judge_suggestions,
+    stats_from_rows, suggestions_json,
 };
 
 #[async_trait]
@@ -45,14 +46,15 @@ impl CdsStore for PostgresStore {
         let mut tx = self.pool().begin().await.map_err(db)?;
         for c in cards {
             sqlx::query(
-                "INSERT INTO cds_cards (client, uuid, service, indicator, issued_on) VALUES ($1, $2, $3, $4, $5::date)
-                 ON CONFLICT (client, uuid) DO NOTHING",
+                "INSERT INTO cds_cards (client, uuid, service, indicator, issued_on, suggestions)
+                 VALUES ($1, $2, $3, $4, $5::date, $6) ON CONFLICT (client, uuid) DO NOTHING",
             )
             .bind(&c.client)
             .bind(&c.uuid)
             .bind(&c.service)
             .bind(&c.indicator)
             .bind(c.issued_on.to_string())
+            .bind(card_suggestions_json(c))
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -77,8 +79,9 @@ impl CdsStore for PostgresStore {
         let mut tx = self.pool().begin().await.map_err(db)?;
         let mut writes = Vec::with_capacity(entries.len());
         for f in entries {
-            let issued: Option<i64> = sqlx::query_scalar(
-                "SELECT 1::bigint FROM cds_cards WHERE client = $1 AND uuid = $2 AND service = $3 FOR UPDATE",
+            // The card's suggestion uuids: NULL for a card recorded before they were.
+            let issued: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT suggestions FROM cds_cards WHERE client = $1 AND uuid = $2 AND service = $3 FOR UPDATE",
             )
             .bind(&f.client)
             .bind(&f.card)
@@ -86,8 +89,12 @@ impl CdsStore for PostgresStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
-            if issued.is_none() {
+            let Some(suggestions) = issued else {
                 writes.push(FeedbackWrite::UnknownCard);
+                continue;
+            };
+            if let Some(refused) = judge_suggestions(suggestions.as_deref(), f)? {
+                writes.push(refused);
                 continue;
             }
             let stored: Option<FeedbackRow> = sqlx::query_as(

@@ -4,8 +4,13 @@
 //! the override statistics per rule are computed.
 //!
 //! The card table holds no patient identifier: a card is its uuid, the client and service it was issued to, its
-//! indicator, the rule ids behind it and the day it was issued. Feedback keeps the outcome, the coded override
-//! reason and the accepted suggestion uuids, not the free-text `userComment`, which may name the patient.
+//! indicator, the rule ids behind it, its suggestions' uuids and the day it was issued. Feedback keeps the outcome,
+//! the coded override reason and the accepted suggestion uuids, not the free-text `userComment`, which may name
+//! the patient.
+//!
+//! An accepted suggestion must be one the card carried, or the statistics would count acceptances of nothing.
+//! Cards recorded before their suggestions were (migration 0008 leaves their `suggestions` NULL) cannot be
+//! checked, so feedback accepting a suggestion of such a card is refused; an override of it is still stored.
 
 use crate::error::StorageError;
 use async_trait::async_trait;
@@ -24,6 +29,8 @@ pub struct IssuedCard {
     pub indicator: String,
     /// The rule ids behind the card (at least one).
     pub rules: Vec<String>,
+    /// The uuids of the card's suggestions (possibly none): the only ids feedback may accept.
+    pub suggestions: Vec<String>,
     pub issued_on: jiff::civil::Date,
 }
 
@@ -76,15 +83,49 @@ pub enum FeedbackWrite {
     UnknownCard,
     /// A different report about this card with the same `outcomeTimestamp` is stored.
     Conflicting,
+    /// This accepted suggestion (an index into the record's `accepted_suggestions`) is not a suggestion of the
+    /// card.
+    UnknownSuggestion(usize),
+    /// The report accepts suggestions of a card recorded before its suggestions were, so they cannot be checked.
+    SuggestionsNotRecorded,
 }
 
 impl FeedbackWrite {
     pub fn refused(self) -> bool {
         matches!(
             self,
-            FeedbackWrite::UnknownCard | FeedbackWrite::Conflicting
+            FeedbackWrite::UnknownCard
+                | FeedbackWrite::Conflicting
+                | FeedbackWrite::UnknownSuggestion(_)
+                | FeedbackWrite::SuggestionsNotRecorded
         )
     }
+}
+
+/// Check the accepted suggestions of `new` against the card's suggestion uuids as stored (a JSON array; `None`
+/// for a card recorded before they were). `None` when every accepted suggestion is one of the card's.
+pub fn judge_suggestions(
+    stored: Option<&str>,
+    new: &FeedbackRecord,
+) -> Result<Option<FeedbackWrite>, StorageError> {
+    if new.accepted_suggestions.is_empty() {
+        return Ok(None);
+    }
+    let Some(stored) = stored else {
+        return Ok(Some(FeedbackWrite::SuggestionsNotRecorded));
+    };
+    let card: Vec<String> = serde_json::from_str(stored)
+        .map_err(|e| StorageError::corrupt("cds_cards.suggestions", e))?;
+    Ok(new
+        .accepted_suggestions
+        .iter()
+        .position(|s| !card.contains(s))
+        .map(FeedbackWrite::UnknownSuggestion))
+}
+
+/// A card's suggestion uuids as stored (a JSON array).
+pub fn card_suggestions_json(c: &IssuedCard) -> String {
+    serde_json::json!(c.suggestions).to_string()
 }
 
 /// How a new report compares with the one stored for the same card, client and timestamp.
@@ -330,5 +371,33 @@ mod tests {
         let mut g = f.clone();
         g.outcome = FeedbackOutcome::Overridden;
         assert_eq!(judge_feedback(Some(&f), &g), FeedbackWrite::Conflicting);
+    }
+
+    #[test]
+    fn accepted_suggestions_must_be_the_cards() {
+        let mut f = FeedbackRecord {
+            client: "c".into(),
+            service: "s".into(),
+            card: "u".into(),
+            outcome: FeedbackOutcome::Accepted,
+            accepted_suggestions: vec!["s1".into(), "s9".into()],
+            override_reason: None,
+            outcome_at_ms: 1,
+        };
+        let card = r#"["s1","s2"]"#;
+        assert_eq!(
+            judge_suggestions(Some(card), &f).unwrap(),
+            Some(FeedbackWrite::UnknownSuggestion(1))
+        );
+        assert_eq!(
+            judge_suggestions(None, &f).unwrap(),
+            Some(FeedbackWrite::SuggestionsNotRecorded)
+        );
+        f.accepted_suggestions = vec!["s2".into()];
+        assert_eq!(judge_suggestions(Some(card), &f).unwrap(), None);
+        // An override naming no suggestion is judged on its own, even for a card without recorded suggestions.
+        f.outcome = FeedbackOutcome::Overridden;
+        f.accepted_suggestions.clear();
+        assert_eq!(judge_suggestions(None, &f).unwrap(), None);
     }
 }

@@ -68,6 +68,7 @@ async fn feedback_batch_is_all_or_nothing(store: Arc<dyn Store>) -> Result<()> {
             service: service.into(),
             indicator: "warning".into(),
             rules: vec!["renal.moderate".into()],
+            suggestions: vec!["suggestion-1".into()],
             issued_on: DAY,
         }])
         .await?;
