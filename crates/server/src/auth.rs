@@ -199,13 +199,20 @@ pub fn load_clients(path: &Path) -> Result<Vec<Client>, String> {
     file.clients
         .into_iter()
         .map(|c| {
-            let fhir_servers = c.fhir_servers.clone();
-            for u in &fhir_servers {
-                if !reqwest::Url::parse(u).is_ok_and(|u| crate::prefetch::may_carry_secrets(&u)) {
-                    return Err(format!(
-                        "client {:?}: fhir_servers: {u:?} is not accepted; expected an https:// URL (http:// only on a loopback address)",
-                        c.iss
-                    ));
+            // Kept in the form the request's `fhirServer` is compared in (parsed, no trailing slash), so that
+            // `HTTPS://EHR.example.org:443/fhir/` in the file matches `https://ehr.example.org/fhir`.
+            let mut fhir_servers = Vec::with_capacity(c.fhir_servers.len());
+            for u in &c.fhir_servers {
+                match reqwest::Url::parse(u.trim_end_matches('/')) {
+                    Ok(url) if crate::prefetch::may_carry_secrets(&url) => {
+                        fhir_servers.push(url.as_str().trim_end_matches('/').to_string());
+                    }
+                    _ => {
+                        return Err(format!(
+                            "client {:?}: fhir_servers: {u:?} is not accepted; expected an https:// URL (http:// only on a loopback address)",
+                            c.iss
+                        ));
+                    }
                 }
             }
             client_of(c, dir).map(|client| Client {

@@ -6,7 +6,8 @@
 //! The pure work (parsing, Bundle → snapshot, card) is `lenaguard-interop`'s; the engine is
 //! `lenaguard_domain::assess`. With a store ([`Settings::store`]), the `jti` replay cache is the database's, shared
 //! by every server on it ([`replay`]), and issued cards and their feedback are kept for the override statistics
-//! per rule. Missing prefetch is read from the client's `fhirServer` (`prefetch`); a client's keys are
+//! per rule. Missing prefetch is read from the request's `fhirServer` only when it is on the client's configured
+//! `fhir_servers` list (`prefetch`); a client's keys are
 //! configured or fetched from its JWKS URL and allowlisted `jku` ([`jwks`]).
 #![forbid(unsafe_code)]
 

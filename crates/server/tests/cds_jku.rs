@@ -228,11 +228,12 @@ fn the_clients_file_takes_jwks_urls_and_refuses_plain_http_to_remote_hosts() {
     let file = dir.path().join("clients.toml");
     std::fs::write(
         &file,
-        "[[clients]]\niss = \"https://ehr.example.org\"\nalgorithms = [\"ES384\"]\njwks_url = \"https://ehr.example.org/.well-known/jwks.json\"\nallowed_jku = [\"https://keys.ehr.example.org/jwks.json\"]\nfhir_servers = [\"https://ehr.example.org/fhir\"]\n",
+        "[[clients]]\niss = \"https://ehr.example.org\"\nalgorithms = [\"ES384\"]\njwks_url = \"https://ehr.example.org/.well-known/jwks.json\"\nallowed_jku = [\"https://keys.ehr.example.org/jwks.json\"]\nfhir_servers = [\"HTTPS://EHR.example.org:443/fhir/\"]\n",
     )
     .unwrap();
     let clients = lenaguard_server::load_clients(&file).unwrap();
     assert!(clients[0].remote.is_some());
+    // Kept in the form a request's fhirServer is compared in: scheme and host lower case, no default port.
     assert_eq!(clients[0].fhir_servers, ["https://ehr.example.org/fhir"]);
     std::fs::write(
         &file,
