@@ -1134,7 +1134,9 @@ async fn imports_body_weight(s: &Server) {
         d.contains("record.invalid") && d.contains("measurement.weight_kg"),
         "{d}"
     );
-    assert_eq!(state_of(s.store.as_ref()).await, before);
+    // The lab is not written; the refusal of the weight is in the audit trail.
+    let after = state_of(s.store.as_ref()).await;
+    assert_eq!((after.0, &after.1), (before.0 + 1, &before.1));
 }
 
 /// Everything the store holds, to prove a refused transaction changed nothing.
@@ -1150,12 +1152,8 @@ async fn state_of(store: &dyn Store) -> (usize, String) {
 async fn refuses_atomically(s: &Server) {
     let before = state_of(s.store.as_ref()).await;
     // The program refuses entry 1 (pt-3 has no pregnancy tests): entry 0, valid on its own, is not written.
-    let refused = s
-        .post(&transaction(vec![
-            anc_entry("pt-2", "10*9/L"),
-            order_entry("pt-3"),
-        ]))
-        .await;
+    let bundle = transaction(vec![anc_entry("pt-2", "10*9/L"), order_entry("pt-3")]);
+    let refused = s.post(&bundle).await;
     let issue = outcome(&refused, 422, Some("Bundle.entry[1]"));
     assert!(
         issue["diagnostics"]
@@ -1163,6 +1161,18 @@ async fn refuses_atomically(s: &Server) {
             .unwrap()
             .contains("nothing in the transaction was written")
     );
+    // Only the refusal of entry 1 is recorded: one audit event, the files as they were.
+    let after = state_of(s.store.as_ref()).await;
+    assert_eq!((after.0, &after.1), (before.0 + 1, &before.1));
+    let last = s.store.audit_rows(0, 100_000).await.unwrap().pop().unwrap();
+    assert!(
+        last.event.contains("write_prescription") && last.event.contains("refused"),
+        "{}",
+        last.event
+    );
+    // A retry of the same Bundle answers the same refusal and records nothing more.
+    let before = after;
+    outcome(&s.post(&bundle).await, 422, Some("Bundle.entry[1]"));
     assert_eq!(state_of(s.store.as_ref()).await, before);
     // An entry the import cannot read: a unit the table does not know, sent as text alone.
     let mut bad = anc_entry("pt-2", "10*9/L");
@@ -1192,6 +1202,8 @@ async fn refuses_atomically(s: &Server) {
         422,
         Some("Bundle.entry[0]"),
     );
+    // The workflow refused it (an unknown patient): that refusal is in the audit trail, nothing else.
+    let before = (before.0 + 1, before.1);
     let mut loinc = anc_entry("pt-2", "10*9/L");
     loinc["resource"]["code"]["coding"][0]["code"] = json!("2345-7");
     outcome(

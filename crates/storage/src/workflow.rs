@@ -216,8 +216,9 @@ impl Workflow {
 pub enum AllOrNothing {
     /// Every command was accepted (or is the stored answer to a retry) and written in one transaction.
     Applied(Vec<CommandOutcome>),
-    /// The command at `index` was refused: nothing of the batch was written, not even an audit event, because
-    /// the batch as a whole did not happen.
+    /// The command at `index` was refused: nothing of the batch was written but the audit event of that
+    /// refusal (remembered under the command's idempotency key, as [`Workflow::execute`] remembers one), so the
+    /// trail shows what was attempted and refused; the commands before it did not happen.
     Refused { index: usize, reasons: Vec<Reason> },
 }
 
@@ -262,20 +263,22 @@ impl Workflow {
             let tag = sha256_hex(&[key.as_bytes()])[..12].to_string();
             let accepted = match decide(tx.as_mut(), &self.pack, req, &tag).await {
                 Ok(a) => a,
-                Err(Fail::Refuse(reasons)) => return Ok(AllOrNothing::Refused { index, reasons }),
+                Err(Fail::Refuse(reasons)) => {
+                    drop(tx);
+                    return self.refused_in_batch(req, hash, index, reasons).await;
+                }
                 Err(Fail::Storage(e)) => return Err(e),
             };
             match tx.apply_all(&accepted.writes).await {
                 Ok(()) => {}
                 Err(StorageError::Constraint { constraint }) => {
-                    return Ok(AllOrNothing::Refused {
-                        index,
-                        reasons: vec![Reason::new(
-                            "database.invariant",
-                            format!("the database refused the write: {constraint}"),
-                            "nothing was written; read the current state and send a new transaction",
-                        )],
-                    });
+                    drop(tx);
+                    let reasons = vec![Reason::new(
+                        "database.invariant",
+                        format!("the database refused the write: {constraint}"),
+                        "nothing was written; read the current state and send a new transaction",
+                    )];
+                    return self.refused_in_batch(req, hash, index, reasons).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -302,6 +305,51 @@ impl Workflow {
         }
         tx.commit().await?;
         Ok(AllOrNothing::Applied(outcomes))
+    }
+
+    /// The batch's transaction is rolled back; record only the refusal of its command at `index`, in a fresh
+    /// transaction under the chain lock. A refusal already remembered under the key (a concurrent retry) is
+    /// answered as stored.
+    async fn refused_in_batch(
+        &self,
+        req: &CommandRequest,
+        hash: &str,
+        index: usize,
+        reasons: Vec<Reason>,
+    ) -> Result<AllOrNothing, StorageError> {
+        let key = &req.idempotency_key;
+        let mut tx = self.store.begin().await?;
+        let head = tx.chain_head().await?;
+        if let Some(first) = tx.remembered(key).await? {
+            let out = replay(hash, key, first)?;
+            return Ok(match out.outcome {
+                Outcome::Refused { reasons } => AllOrNothing::Refused { index, reasons },
+                Outcome::Accepted { .. } => AllOrNothing::Refused {
+                    index,
+                    reasons: vec![Reason::new(
+                        "batch.concurrent",
+                        "this command was accepted by a concurrent request with the same key",
+                        "read the current state and send the transaction again",
+                    )],
+                },
+            });
+        }
+        let event = AuditEvent {
+            seq: head.seq + 1,
+            recorded_at: wall_clock(),
+            on: req.on,
+            actor: req.actor.clone(),
+            idempotency_key: key.clone(),
+            request_hash: hash.to_string(),
+            command: req.command.clone(),
+            outcome: Outcome::Refused {
+                reasons: reasons.clone(),
+            },
+        };
+        let row = seal(&head, &event)?;
+        tx.append(&row, key, hash).await?;
+        tx.commit().await?;
+        Ok(AllOrNothing::Refused { index, reasons })
     }
 }
 

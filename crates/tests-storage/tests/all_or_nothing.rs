@@ -3,7 +3,7 @@
 //! over several patients running at the same time as single commands on the same patients neither deadlock nor
 //! fork the chain.
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use lenaguard_domain::snapshot::Lab;
 use lenaguard_domain::units::Analyte;
 use lenaguard_storage::command::{Command, CommandRequest};
@@ -55,7 +55,8 @@ async fn all_or_nothing(store: Arc<dyn Store>) -> Result<()> {
     )
     .await?;
 
-    // The second command is refused (pat-b has no pregnancy test): the first is not written either.
+    // The second command is refused (pat-b has no pregnancy test): the first is not written either, and the
+    // refusal is the one audit event.
     let before = everything(store.as_ref()).await?;
     let batch = [
         request(lab("pat-a", 2.0)),
@@ -65,10 +66,25 @@ async fn all_or_nothing(store: Arc<dyn Store>) -> Result<()> {
         AllOrNothing::Refused { index: 1, reasons } if !reasons.is_empty() => {}
         other => bail!("expected the second command refused, got {other:?}"),
     }
+    let after = everything(store.as_ref()).await?;
+    ensure!(after.1 == before.1, "a refused batch wrote a record");
+    ensure!(after.0 == before.0 + 1, "one audit event: the refusal");
+    let last = store
+        .audit_rows(0, 1_000_000)
+        .await?
+        .pop()
+        .context("the refusal's event")?;
     ensure!(
-        everything(store.as_ref()).await? == before,
-        "a refused batch wrote something"
+        last.event.contains(&batch[1].idempotency_key) && last.event.contains("refused"),
+        "{}",
+        last.event
     );
+    // A retry answers the stored refusal and records nothing more.
+    match wf.execute_all_or_nothing(&batch).await? {
+        AllOrNothing::Refused { index: 1, .. } => {}
+        other => bail!("expected the stored refusal, got {other:?}"),
+    }
+    ensure!(everything(store.as_ref()).await? == after);
 
     // Accepted: both commands, each seeing the one before (the prescription after the lab), one audit event each.
     let batch = [

@@ -163,7 +163,7 @@ impl FhirError {
                         if !r.rules.is_empty() {
                             d.push_str(&format!(" (rules: {})", r.rules.join(", ")));
                         }
-                        d.push_str("; nothing in the transaction was written");
+                        d.push_str("; nothing in the transaction was written (the refusal is in the audit trail)");
                         issue("business-rule", d, Some(path))
                     })
                     .collect(),
