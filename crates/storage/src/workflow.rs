@@ -175,17 +175,7 @@ impl Workflow {
             None => tx.chain_head().await?,
         };
         let head = chain;
-        let event = AuditEvent {
-            seq: head.seq + 1,
-            recorded_at: wall_clock(),
-            on: req.on,
-            actor: req.actor,
-            idempotency_key: key.clone(),
-            request_hash: hash.clone(),
-            command: req.command,
-            outcome: outcome.clone(),
-        };
-        let row = seal(&head, &event)?;
+        let row = seal(&head, &next_event(&head, &req, &hash, &outcome))?;
         match tx.append(&row, &key, &hash).await {
             Ok(()) => {}
             // The same key was committed by a concurrent request judged under another lock: answer as a retry.
@@ -285,20 +275,10 @@ impl Workflow {
             let outcome = Outcome::Accepted {
                 answer: accepted.answer,
             };
-            let event = AuditEvent {
-                seq: head.seq + 1,
-                recorded_at: wall_clock(),
-                on: req.on,
-                actor: req.actor.clone(),
-                idempotency_key: key.clone(),
-                request_hash: hash.clone(),
-                command: req.command.clone(),
-                outcome: outcome.clone(),
-            };
-            let row = seal(&head, &event)?;
+            let row = seal(&head, &next_event(&head, req, hash, &outcome))?;
             tx.append(&row, key, hash).await?;
             outcomes.push(CommandOutcome {
-                audit_seq: event.seq,
+                audit_seq: row.seq,
                 outcome,
                 replayed: false,
             });
@@ -334,22 +314,32 @@ impl Workflow {
                 },
             });
         }
-        let event = AuditEvent {
-            seq: head.seq + 1,
-            recorded_at: wall_clock(),
-            on: req.on,
-            actor: req.actor.clone(),
-            idempotency_key: key.clone(),
-            request_hash: hash.to_string(),
-            command: req.command.clone(),
-            outcome: Outcome::Refused {
-                reasons: reasons.clone(),
-            },
+        let outcome = Outcome::Refused {
+            reasons: reasons.clone(),
         };
-        let row = seal(&head, &event)?;
+        let row = seal(&head, &next_event(&head, req, hash, &outcome))?;
         tx.append(&row, key, hash).await?;
         tx.commit().await?;
         Ok(AllOrNothing::Refused { index, reasons })
+    }
+}
+
+/// The audit event that follows `head` for this request and its outcome.
+fn next_event(
+    head: &crate::audit::ChainHead,
+    req: &CommandRequest,
+    hash: &str,
+    outcome: &Outcome,
+) -> AuditEvent {
+    AuditEvent {
+        seq: head.seq + 1,
+        recorded_at: wall_clock(),
+        on: req.on,
+        actor: req.actor.clone(),
+        idempotency_key: req.idempotency_key.clone(),
+        request_hash: hash.to_string(),
+        command: req.command.clone(),
+        outcome: outcome.clone(),
     }
 }
 
