@@ -23,6 +23,10 @@ struct Server {
 }
 
 async fn start() -> Server {
+    start_with(false).await
+}
+
+async fn start_with(bench_echo: bool) -> Server {
     let key = DevKey::generate("test-key-1").unwrap();
     let client = Client::new(DEV_ISSUER.into(), &["ES384".into()], key.jwks().unwrap()).unwrap();
     let mut settings = Settings::new(
@@ -32,6 +36,7 @@ async fn start() -> Server {
     );
     settings.today = Some(date(2026, 11, 26));
     settings.body_limit = 256 * 1024;
+    settings.bench_echo = bench_echo;
     let app = Application::build(settings).await.unwrap();
     let addr = app.local_addr().unwrap();
     let base = app.base_url().to_string();
@@ -179,9 +184,11 @@ fn b64(v: &Value) -> String {
 async fn health_and_discovery() {
     let s = start().await;
     assert_eq!(http(&s, "GET", "/healthz", None, None).await.status, 200);
-    // The benchmark's no-work endpoint exists only when a benchmark turns it on.
-    let r = http(&s, "POST", "/bench/echo", None, Some(b"{}")).await;
-    assert_eq!(r.status, 404);
+    // The benchmark's endpoints exist only when a benchmark turns them on.
+    for path in ["/bench/echo", "/bench/echo-auth"] {
+        let r = http(&s, "POST", path, None, Some(b"{}")).await;
+        assert_eq!(r.status, 404, "{path}");
+    }
     let r = http(&s, "GET", "/cds-services", None, None).await;
     assert_eq!(r.status, 200);
     let d = r.json();
@@ -193,6 +200,45 @@ async fn health_and_discovery() {
         .collect();
     assert_eq!(hooks, ["order-sign", "order-select", "patient-view"]);
     assert!(d["services"][0]["prefetch"]["labs"].is_string());
+}
+
+/// The benchmark's baselines, when turned on: the plain echo takes anything; the authenticated echo checks the
+/// token as order-sign does, so a missing, forged or replayed one is refused there too.
+#[tokio::test]
+async fn the_benchmark_echoes_check_tokens_as_order_sign_does() {
+    let s = start_with(true).await;
+    assert_eq!(
+        http(&s, "POST", "/bench/echo", None, Some(b"{}"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        http(&s, "POST", "/bench/echo-auth", None, Some(b"{}"))
+            .await
+            .status,
+        401
+    );
+    let token = token_for(&s, ORDER_SIGN);
+    let r = http(&s, "POST", "/bench/echo-auth", Some(&token), Some(b"{}")).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["received"], 2);
+    let again = http(&s, "POST", "/bench/echo-auth", Some(&token), Some(b"{}")).await;
+    assert_eq!(again.status, 401, "a jti is good for one call");
+    let elsewhere = token_for(&s, "/cds-services/lenalidomide-patient-view");
+    assert_eq!(
+        http(
+            &s,
+            "POST",
+            "/bench/echo-auth",
+            Some(&elsewhere),
+            Some(b"{}")
+        )
+        .await
+        .status,
+        401,
+        "the audience is order-sign's"
+    );
 }
 
 #[tokio::test]
