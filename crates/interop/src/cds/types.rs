@@ -126,7 +126,7 @@ impl CdsRequest {
                 keys: vec![key.to_string()],
             }),
             Some(Value::Null) => Ok(None),
-            Some(v) => Resource::from_value(v.clone(), &format!("prefetch.{key}")).map(Some),
+            Some(v) => Resource::from_ref(v, &format!("prefetch.{key}")).map(Some),
         }
     }
 }

@@ -54,6 +54,16 @@ pub enum Resource {
 impl Resource {
     /// Parse one resource, naming `path` (and the resource's type and id) when it is not valid FHIR as we read it.
     pub fn from_value(value: Value, path: &str) -> Result<Resource, InteropError> {
+        Self::parse(std::borrow::Cow::Owned(value), path)
+    }
+
+    /// As [`Resource::from_value`], reading a resource held elsewhere (a request's prefetch) without copying
+    /// its JSON tree first.
+    pub fn from_ref(value: &Value, path: &str) -> Result<Resource, InteropError> {
+        Self::parse(std::borrow::Cow::Borrowed(value), path)
+    }
+
+    fn parse(value: std::borrow::Cow<'_, Value>, path: &str) -> Result<Resource, InteropError> {
         let Some(obj) = value.as_object() else {
             return Err(InteropError::malformed(
                 path,
@@ -73,22 +83,22 @@ impl Resource {
         } else {
             format!("{path} ({})", path_of(&rt, id.as_deref()))
         };
-        fn typed<T: serde::de::DeserializeOwned>(v: Value, here: &str) -> Result<T, InteropError> {
-            serde_json::from_value(v).map_err(|e| InteropError::malformed(here, e.to_string()))
+        fn typed<T: serde::de::DeserializeOwned>(v: &Value, here: &str) -> Result<T, InteropError> {
+            T::deserialize(v).map_err(|e| InteropError::malformed(here, e.to_string()))
         }
         Ok(match rt.as_str() {
-            "Patient" => Resource::Patient(typed(value, &here)?),
-            "Observation" => Resource::Observation(typed(value, &here)?),
-            "Condition" => Resource::Condition(typed(value, &here)?),
-            "MedicationRequest" => Resource::MedicationRequest(typed(value, &here)?),
-            "MedicationDispense" => Resource::MedicationDispense(typed(value, &here)?),
-            "QuestionnaireResponse" => Resource::QuestionnaireResponse(typed(value, &here)?),
-            "DetectedIssue" => Resource::DetectedIssue(typed(value, &here)?),
-            "AuditEvent" => Resource::AuditEvent(typed(value, &here)?),
-            "OperationOutcome" => Resource::OperationOutcome(typed(value, &here)?),
-            "CapabilityStatement" => Resource::CapabilityStatement(typed(value, &here)?),
-            "Bundle" => Resource::Bundle(Box::new(Bundle::from_value(value, &here)?)),
-            _ => Resource::Other(value),
+            "Patient" => Resource::Patient(typed(&value, &here)?),
+            "Observation" => Resource::Observation(typed(&value, &here)?),
+            "Condition" => Resource::Condition(typed(&value, &here)?),
+            "MedicationRequest" => Resource::MedicationRequest(typed(&value, &here)?),
+            "MedicationDispense" => Resource::MedicationDispense(typed(&value, &here)?),
+            "QuestionnaireResponse" => Resource::QuestionnaireResponse(typed(&value, &here)?),
+            "DetectedIssue" => Resource::DetectedIssue(typed(&value, &here)?),
+            "AuditEvent" => Resource::AuditEvent(typed(&value, &here)?),
+            "OperationOutcome" => Resource::OperationOutcome(typed(&value, &here)?),
+            "CapabilityStatement" => Resource::CapabilityStatement(typed(&value, &here)?),
+            "Bundle" => Resource::Bundle(Box::new(Bundle::from_value(value.into_owned(), &here)?)),
+            _ => Resource::Other(value.into_owned()),
         })
     }
 
