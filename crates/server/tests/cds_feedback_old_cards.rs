@@ -11,19 +11,15 @@ use lenaguard_domain::RulePack;
 use lenaguard_server::{Client, DEV_ISSUER, DevKey, Settings};
 use lenaguard_storage::Store;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
 mod common;
 
-const ORDER_SIGN: &str = "/cds-services/lenalidomide-order-sign";
 const FEEDBACK: &str = "/cds-services/lenalidomide-order-sign/feedback";
 
 struct Service {
-    addr: std::net::SocketAddr,
-    base: String,
-    key: DevKey,
+    ehr: common::DevEhr,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -40,51 +36,21 @@ impl Service {
             Settings::new("127.0.0.1:0".parse()?, vec![client], RulePack::builtin()?);
         settings.today = Some(date(2026, 11, 26));
         settings.store = Some(store);
-        let (addr, base, stop) = common::start_service(settings).await?;
+        let (_, base, stop) = common::start_service(settings).await?;
         Ok(Service {
-            addr,
-            base,
-            key,
+            ehr: common::DevEhr { base, key },
             _stop: stop,
         })
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value)> {
-        let token = self
-            .key
-            .token(
-                DEV_ISSUER,
-                &format!("{}{path}", self.base),
-                jiff::Timestamp::now().as_second(),
-            )
-            .map_err(anyhow::Error::msg)?;
-        let (status, bytes) =
-            common::post(self.addr, path, &token, serde_json::to_vec(body)?).await?;
-        let v = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .with_context(|| String::from_utf8_lossy(&bytes).to_string())?
-        };
-        Ok((status, v))
+        self.ehr.post(path, body).await
     }
 
     /// Sign the fixture's order in a new hook instance: the card's uuid and its first suggestion's uuid.
     async fn card(&self, hook_instance: &str) -> Result<(String, String)> {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../interop/tests/fixtures/order-sign-crcl40.json");
-        let mut request: Value = serde_json::from_str(&std::fs::read_to_string(p)?)?;
-        request["hookInstance"] = json!(hook_instance);
-        let (status, body) = self.post(ORDER_SIGN, &request).await?;
-        ensure!(status == 200, "{status} {body}");
-        let card = &body["cards"][0];
-        Ok((
-            card["uuid"].as_str().context("card uuid")?.to_string(),
-            card["suggestions"][0]["uuid"]
-                .as_str()
-                .context("suggestion uuid")?
-                .to_string(),
-        ))
+        let (card, _, suggestion) = self.ehr.card(hook_instance).await?;
+        Ok((card, suggestion))
     }
 }
 

@@ -9,64 +9,12 @@ use lenaguard_server::{Client, DEV_ISSUER, DevKey};
 use lenaguard_storage::Store;
 use lenaguard_storage::accounts::AccountRole;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 mod common;
 use common::world;
 
-const ORDER_SIGN: &str = "/cds-services/lenalidomide-order-sign";
 const FEEDBACK: &str = "/cds-services/lenalidomide-order-sign/feedback";
-
-struct Ehr {
-    base: String,
-    key: DevKey,
-}
-
-impl Ehr {
-    async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value)> {
-        let token = self
-            .key
-            .token(
-                DEV_ISSUER,
-                &format!("{}{path}", self.base),
-                jiff::Timestamp::now().as_second(),
-            )
-            .map_err(anyhow::Error::msg)?;
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let bytes = r.bytes().await?;
-        let v = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .with_context(|| String::from_utf8_lossy(&bytes).to_string())?
-        };
-        Ok((status, v))
-    }
-
-    /// Sign the fixture's order: the card's uuid, its rule and its first suggestion's uuid.
-    async fn card(&self, hook_instance: &str) -> Result<(String, String, String)> {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../interop/tests/fixtures/order-sign-crcl40.json");
-        let mut request: Value = serde_json::from_str(&std::fs::read_to_string(p)?)?;
-        request["hookInstance"] = json!(hook_instance);
-        let (status, body) = self.post(ORDER_SIGN, &request).await?;
-        ensure!(status == 200, "{status} {body}");
-        let card = &body["cards"][0];
-        let text = |v: &Value, what: &str| v.as_str().map(str::to_string).context(what.to_string());
-        Ok((
-            text(&card["uuid"], "card uuid")?,
-            text(&card["source"]["topic"]["code"], "card rule")?,
-            text(&card["suggestions"][0]["uuid"], "suggestion uuid")?,
-        ))
-    }
-}
 
 /// The staff's statistics row of `rule`: (issued, accepted, overridden).
 async fn report(base: &str, token: &str, rule: &str) -> Result<(i64, i64, i64, Value)> {
@@ -105,7 +53,7 @@ async fn stats_story(store: Arc<dyn Store>) -> Result<()> {
         .tokens
         .get(&AccountRole::ProgramStaff)
         .context("a staff token")?;
-    let ehr = Ehr {
+    let ehr = common::DevEhr {
         base: base.clone(),
         key,
     };

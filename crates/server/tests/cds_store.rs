@@ -13,7 +13,6 @@ use lenaguard_storage::cds::RuleStats;
 use lenaguard_storage_postgres::PostgresStore;
 use lenaguard_storage_sqlite::SqliteStore;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 mod common;
@@ -83,22 +82,14 @@ async fn start(keys: &Keys, store: Arc<dyn Store>) -> Result<Server> {
 }
 
 fn order_sign_body(hook_instance: &str) -> Result<Vec<u8>> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../interop/tests/fixtures/order-sign-crcl40.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p)?)?;
-    v["hookInstance"] = json!(hook_instance);
-    Ok(serde_json::to_vec(&v)?)
+    Ok(serde_json::to_vec(&common::order_sign_request(
+        hook_instance,
+    )?)?)
 }
 
 async fn post(s: &Server, path: &str, token: &str, body: Vec<u8>) -> Result<(u16, Value)> {
     let (status, bytes) = common::post(s.addr, path, token, body).await?;
-    let v = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .with_context(|| String::from_utf8_lossy(&bytes).to_string())?
-    };
-    Ok((status, v))
+    Ok((status, common::json_of(&bytes)?))
 }
 
 /// Two stores on one database, one per server, each with its own connections.

@@ -57,3 +57,74 @@ pub async fn post(
     let status = r.status().as_u16();
     Ok((status, r.bytes().await?.to_vec()))
 }
+
+/// A JSON answer: `Null` for an empty body, an error quoting the body when it is not JSON.
+pub fn json_of(bytes: &[u8]) -> Result<serde_json::Value> {
+    use anyhow::Context;
+    if bytes.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(bytes).with_context(|| String::from_utf8_lossy(bytes).to_string())
+}
+
+/// The order-sign fixture (CrCl 40 mL/min, a 25 mg draft order) with this `hookInstance`.
+pub fn order_sign_request(hook_instance: &str) -> Result<serde_json::Value> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../interop/tests/fixtures/order-sign-crcl40.json");
+    let mut request: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p)?)?;
+    request["hookInstance"] = serde_json::json!(hook_instance);
+    Ok(request)
+}
+
+/// An EHR calling the CDS service at `base` with the development key: each call signed with a fresh token.
+pub struct DevEhr {
+    pub base: String,
+    pub key: lenaguard_server::DevKey,
+}
+
+impl DevEhr {
+    /// POST `body` to `path` with a token addressed to it; the status and the JSON answer.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, serde_json::Value)> {
+        let token = self
+            .key
+            .token(
+                lenaguard_server::DEV_ISSUER,
+                &format!("{}{path}", self.base),
+                jiff::Timestamp::now().as_second(),
+            )
+            .map_err(anyhow::Error::msg)?;
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, json_of(&r.bytes().await?)?))
+    }
+
+    /// Sign the fixture's order in a new hook instance: the card's uuid, its rule and its first suggestion's uuid.
+    pub async fn card(&self, hook_instance: &str) -> Result<(String, String, String)> {
+        use anyhow::{Context, ensure};
+        let (status, body) = self
+            .post(
+                "/cds-services/lenalidomide-order-sign",
+                &order_sign_request(hook_instance)?,
+            )
+            .await?;
+        ensure!(status == 200, "{status} {body}");
+        let card = &body["cards"][0];
+        let text = |v: &serde_json::Value, what: &str| {
+            v.as_str().map(str::to_string).context(what.to_string())
+        };
+        Ok((
+            text(&card["uuid"], "card uuid")?,
+            text(&card["source"]["topic"]["code"], "card rule")?,
+            text(&card["suggestions"][0]["uuid"], "suggestion uuid")?,
+        ))
+    }
+}
