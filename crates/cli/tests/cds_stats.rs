@@ -60,7 +60,7 @@ fn cds_stats_prints_issued_accepted_overridden_and_reasons_per_rule() {
             .await
             .unwrap();
         assert!(writes.iter().all(|w| !w.refused()), "{writes:?}");
-        store.pool().close().await;
+        store.close().await;
     });
     let run = |format: &str| {
         let o = Command::new(env!("CARGO_BIN_EXE_lenaguard"))

@@ -419,7 +419,7 @@ async fn postgres_two_servers_share_replay_cache_and_feedback() -> Result<()> {
 async fn a_token_is_refused_when_the_shared_replay_cache_cannot_be_asked() -> Result<()> {
     let keys = Keys::new()?;
     let (store, _dir) = lenaguard_tests_storage::sqlite().await?;
-    let pool = store.pool().clone();
+    let handle = store.clone();
     let s = start(&keys, Arc::new(store)).await?;
     let (status, body) = post(
         &s,
@@ -430,7 +430,7 @@ async fn a_token_is_refused_when_the_shared_replay_cache_cannot_be_asked() -> Re
     .await?;
     ensure!(status == 200, "{status} {body}");
     // The database goes away: a valid, fresh token cannot be checked for replay, so it is not accepted.
-    pool.close().await;
+    handle.close().await;
     let (status, body) = post(
         &s,
         ORDER_SIGN,

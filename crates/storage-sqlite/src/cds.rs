@@ -15,7 +15,7 @@ impl CdsStore for SqliteStore {
         &self,
         tokens: &[(String, String, i64)],
     ) -> Result<Vec<bool>, StorageError> {
-        let (_turn, mut tx) = self.write_tx().await?;
+        let (_turn, mut tx) = self.bookkeeping_tx().await?;
         let mut first = Vec::with_capacity(tokens.len());
         for (iss, jti, exp) in tokens {
             let done = sqlx::query(
@@ -43,7 +43,7 @@ impl CdsStore for SqliteStore {
     }
 
     async fn record_cards(&self, cards: &[IssuedCard]) -> Result<(), StorageError> {
-        let (_turn, mut tx) = self.write_tx().await?;
+        let (_turn, mut tx) = self.bookkeeping_tx().await?;
         for c in cards {
             sqlx::query(
                 "INSERT INTO cds_cards (client, uuid, service, indicator, issued_on, suggestions)
