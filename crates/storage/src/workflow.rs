@@ -389,7 +389,7 @@ enum Actor {
 /// the program's steps are judged separately, at the prescription stage). A first prescription may not exceed
 /// the starting dose the engine gives for today's kidney function, nor a prescription after an interruption the
 /// dose the engine resumes at; a lower dose is the prescriber's to choose, and so are later changes by tolerance
-/// and the label's escalations, which the engine reports as findings (`Continue`, `Review`). When the engine
+/// and the label's escalations (`Continue`, `Review`), within the label for the regimen ([`off_label`]). When the engine
 /// says not to dose (hold, defer, interrupt, discontinue) or cannot judge (a value missing, stale or
 /// contradictory), the order is refused with the engine's reason: no prescription goes out on a dose nobody
 /// checked.
@@ -439,7 +439,9 @@ fn dose_against_label(
             });
             return Ok(Some(r));
         }
-        Action::Continue { .. } | Action::Review { .. } => return Ok(None),
+        Action::Continue { .. } | Action::Review { .. } => {
+            return off_label(&clinical, &assessment, pack, on, ordered);
+        }
         Action::Blocked { why } => (
             "prescription.unjudged",
             format!("the dose cannot be checked today: {why}"),
@@ -466,6 +468,74 @@ fn dose_against_label(
     };
     let mut r = Reason::new(code, what, fix);
     r.rules = rules(&|f| f.blocking);
+    Ok(Some(r))
+}
+
+/// When the engine leaves the dose to the prescriber (`Continue`, `Review`), the order must still be one the label
+/// allows for the regimen: not above its dose (or its allowed increase), not below the ladder's floor unless a
+/// renal starting dose, and in the regimen's cycle. The engine judges the order as if it were the patient's
+/// current schedule; a patient not started yet is held to the starting dose for today's kidney function.
+fn off_label(
+    clinical: &lenaguard_domain::snapshot::Snapshot,
+    assessment: &lenaguard_domain::assessment::Assessment,
+    pack: &RulePack,
+    on: Date,
+    ordered: &lenaguard_domain::dose::Schedule,
+) -> Judged<Option<Reason>> {
+    use lenaguard_domain::snapshot::TreatmentStatus;
+    const OFF_LABEL: [&str; 3] = [
+        "dose.above_label",
+        "dose.below_floor",
+        "dose.cycle_mismatch",
+    ];
+    if clinical.treatment.status == TreatmentStatus::NotStarted {
+        let limit = assessment
+            .kidney
+            .renal_starting_dose
+            .unwrap_or(pack.regimen(clinical.regimen).start);
+        if ordered.mg_per_cycle() <= limit.mg_per_cycle() + 1e-9 {
+            return Ok(None);
+        }
+        let mut r = Reason::new(
+            "prescription.dose",
+            format!(
+                "{ordered} is more than the starting dose for today's kidney function, {limit}"
+            ),
+            format!("prescribe at most {limit}"),
+        );
+        r.rules
+            .push(pack.regimen(clinical.regimen).provenance.rule.clone());
+        return Ok(Some(r));
+    }
+    let mut as_ordered = clinical.clone();
+    as_ordered.treatment.starting = clinical.treatment.starting.or(clinical.treatment.current);
+    as_ordered.treatment.current = Some(*ordered);
+    let judged = lenaguard_domain::assess(&as_ordered, pack, on).map_err(|e| invalid_record(&e))?;
+    let off: Vec<_> = judged
+        .findings
+        .iter()
+        .filter(|f| OFF_LABEL.contains(&f.code.as_str()))
+        .collect();
+    if off.is_empty() {
+        return Ok(None);
+    }
+    let mut r = Reason::new(
+        "prescription.dose",
+        format!(
+            "{ordered} is outside the label for this regimen: {}",
+            off.iter()
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        "prescribe a dose and schedule the label allows for this regimen",
+    );
+    r.rules = off
+        .iter()
+        .flat_map(|f| f.sources.iter().map(|p| p.rule.clone()))
+        .collect();
+    r.rules.sort();
+    r.rules.dedup();
     Ok(Some(r))
 }
 

@@ -108,6 +108,37 @@ async fn prescriptions(store: Arc<dyn Store>) -> Result<()> {
     );
     let file = store.patient_file(low).await?.expect("stored");
     ensure!(file.prescriptions.is_empty());
+
+    // On treatment, the dose is the prescriber's to change by tolerance, within the label: a schedule in 21-day
+    // cycles for a regimen of 28-day cycles is refused, naming the rule; the regimen's own schedule is accepted.
+    let on = "pat-on";
+    let (auth, conf) = authorized(&wf, on).await?;
+    ok(&wf, "ph-bo", DAY, dispense(&auth, &conf)).await?;
+    let Command::WritePrescription(mut short) = prescription(on, "rx-short", 21) else {
+        bail!("not a prescription");
+    };
+    short.schedule = serde_json::from_value::<Schedule>(serde_json::json!(
+        { "dose_mg": 25.0, "frequency": "once_daily", "days_on": [1, 21], "cycle_days": 21 }
+    ))?;
+    let out = run(&wf, "dr-ada", DAY, Command::WritePrescription(short)).await?;
+    let Outcome::Refused { reasons } = &out.outcome else {
+        bail!(
+            "21-day cycles accepted for a 28-day regimen: {:?}",
+            out.outcome
+        );
+    };
+    let off = reasons
+        .iter()
+        .find(|r| r.code == "prescription.dose")
+        .ok_or_else(|| anyhow::anyhow!("no dose reason: {reasons:?}"))?;
+    ensure!(off.what.contains("28-day"), "{off:?}");
+    ensure!(!off.rules.is_empty(), "{off:?}");
+    let out = run(&wf, "dr-ada", DAY, prescription(on, "rx-next", 28)).await?;
+    ensure!(
+        !matches!(&out.outcome, Outcome::Refused { reasons } if reasons.iter().any(|r| r.code == "prescription.dose")),
+        "the regimen's own schedule is within the label: {:?}",
+        out.outcome
+    );
     Ok(())
 }
 
