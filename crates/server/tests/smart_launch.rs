@@ -924,16 +924,13 @@ async fn an_ehr_launch_in_a_real_browser_lands_on_the_patient_page() -> Result<(
         c.goto(&chart).await?;
         c.find(Locator::Id("open-lenaguard")).await?.click().await?;
         let want = format!("/app/patients/{own}");
-        let mut path = String::new();
-        for _ in 0..100 {
-            path = c.current_url().await?.path().to_string();
-            if path == want {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let landed = common::until(&format!("on {want}"), || async {
+            Ok(c.current_url().await?.path() == want)
+        })
+        .await;
+        let path = c.current_url().await?.path().to_string();
         let text = c.find(Locator::Css("body")).await?.text().await?;
-        ensure!(path == want, "not on {want} but {path}: {text}");
+        ensure!(landed.is_ok(), "not on {want} but {path}: {text}");
         ensure!(text.contains(&own) && text.contains("dr-a"), "{text}");
         ensure!(!text.contains("Log in"), "sent to the login page: {text}");
         Ok(())

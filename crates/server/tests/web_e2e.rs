@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::until;
 use common::web::{encode, form_login, http};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -931,21 +932,6 @@ async fn wait_for(c: &Client, id: &str) -> Result<fantoccini::elements::Element>
         .at_most(std::time::Duration::from_secs(10))
         .for_element(Locator::Id(id))
         .await?)
-}
-
-/// Ask `check` every 100 ms, for at most 10 s, until it answers yes: a wait on a condition, not on time.
-async fn until<F, Fut>(what: &str, mut check: F) -> Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    for _ in 0..100 {
-        if check().await? {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    bail!("{what}: not within 10 s")
 }
 
 /// Wait until the browser is on `path`.

@@ -406,38 +406,20 @@ fn dose_against_label(
     };
     let assessment =
         lenaguard_domain::assess(&clinical, pack, on).map_err(|e| invalid_record(&e))?;
-    let rules = |which: &dyn Fn(&lenaguard_domain::finding::Finding) -> bool| {
-        let mut rules: Vec<String> = assessment
-            .findings
-            .iter()
-            .filter(|f| which(f))
-            .flat_map(|f| f.sources.iter().map(|p| p.rule.clone()))
-            .collect();
-        rules.sort();
-        rules.dedup();
-        rules
-    };
     let (code, what, fix) = match &assessment.action {
         Action::Start { schedule: limit } | Action::Resume { schedule: limit } => {
-            if ordered.mg_per_cycle() <= limit.mg_per_cycle() + 1e-9 {
-                return Ok(None);
-            }
             let when = if matches!(assessment.action, Action::Start { .. }) {
-                "the starting dose for today's kidney function"
+                STARTING_DOSE
             } else {
                 "the dose to resume at after the interruption"
             };
-            let mut r = Reason::new(
-                "prescription.dose",
-                format!("{ordered} is more than {when}, {limit}"),
-                format!("prescribe at most {limit}: {}", assessment.summary),
-            );
-            r.rules = rules(&|f| {
+            let fix = format!("prescribe at most {limit}: {}", assessment.summary);
+            let behind = assessment.findings.iter().filter(|f| {
                 ["dose.", "renal.", "ladder."]
                     .iter()
                     .any(|p| f.code.starts_with(p))
             });
-            return Ok(Some(r));
+            return Ok(above(ordered, limit, when, fix, rules_of(behind)));
         }
         Action::Continue { .. } | Action::Review { .. } => {
             return off_label(&clinical, &assessment, pack, on, ordered);
@@ -467,8 +449,42 @@ fn dose_against_label(
         ),
     };
     let mut r = Reason::new(code, what, fix);
-    r.rules = rules(&|f| f.blocking);
+    r.rules = rules_of(assessment.findings.iter().filter(|f| f.blocking));
     Ok(Some(r))
+}
+
+const STARTING_DOSE: &str = "the starting dose for today's kidney function";
+
+/// The rule ids behind these findings, each once.
+fn rules_of<'a>(
+    findings: impl Iterator<Item = &'a lenaguard_domain::finding::Finding>,
+) -> Vec<String> {
+    let mut rules: Vec<String> = findings
+        .flat_map(|f| f.sources.iter().map(|p| p.rule.clone()))
+        .collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+/// `prescription.dose` when the order gives more per cycle than `limit` (`when` says what the limit is).
+fn above(
+    ordered: &lenaguard_domain::dose::Schedule,
+    limit: &lenaguard_domain::dose::Schedule,
+    when: &str,
+    fix: String,
+    rules: Vec<String>,
+) -> Option<Reason> {
+    if ordered.mg_per_cycle() <= limit.mg_per_cycle() + 1e-9 {
+        return None;
+    }
+    let mut r = Reason::new(
+        "prescription.dose",
+        format!("{ordered} is more than {when}, {limit}"),
+        fix,
+    );
+    r.rules = rules;
+    Some(r)
 }
 
 /// When the engine leaves the dose to the prescriber (`Continue`, `Review`), the order must still be one the label
@@ -489,23 +505,14 @@ fn off_label(
         "dose.cycle_mismatch",
     ];
     if clinical.treatment.status == TreatmentStatus::NotStarted {
+        let regimen = pack.regimen(clinical.regimen);
         let limit = assessment
             .kidney
             .renal_starting_dose
-            .unwrap_or(pack.regimen(clinical.regimen).start);
-        if ordered.mg_per_cycle() <= limit.mg_per_cycle() + 1e-9 {
-            return Ok(None);
-        }
-        let mut r = Reason::new(
-            "prescription.dose",
-            format!(
-                "{ordered} is more than the starting dose for today's kidney function, {limit}"
-            ),
-            format!("prescribe at most {limit}"),
-        );
-        r.rules
-            .push(pack.regimen(clinical.regimen).provenance.rule.clone());
-        return Ok(Some(r));
+            .unwrap_or(regimen.start);
+        let fix = format!("prescribe at most {limit}");
+        let rules = vec![regimen.provenance.rule.clone()];
+        return Ok(above(ordered, &limit, STARTING_DOSE, fix, rules));
     }
     let mut as_ordered = clinical.clone();
     as_ordered.treatment.starting = clinical.treatment.starting.or(clinical.treatment.current);
@@ -530,12 +537,7 @@ fn off_label(
         ),
         "prescribe a dose and schedule the label allows for this regimen",
     );
-    r.rules = off
-        .iter()
-        .flat_map(|f| f.sources.iter().map(|p| p.rule.clone()))
-        .collect();
-    r.rules.sort();
-    r.rules.dedup();
+    r.rules = rules_of(off.into_iter());
     Ok(Some(r))
 }
 

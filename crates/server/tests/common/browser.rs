@@ -33,15 +33,13 @@ pub async fn chromedriver(program: &std::path::Path) -> Result<Driver> {
         .kill_on_drop(true)
         .spawn()?;
     let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if let Ok(r) = reqwest::get(format!("{url}/status")).await
-            && r.status().is_success()
-        {
-            return Ok(Driver { url, _child: child });
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    bail!("chromedriver did not start on port {port}")
+    super::until(&format!("chromedriver on port {port}"), || async {
+        Ok(reqwest::get(format!("{url}/status"))
+            .await
+            .is_ok_and(|r| r.status().is_success()))
+    })
+    .await?;
+    Ok(Driver { url, _child: child })
 }
 
 /// A fresh headless browser session (its own profile, so its own cookies); `phone` emulates a 390x844 screen.

@@ -58,6 +58,21 @@ pub async fn post(
     Ok((status, r.bytes().await?.to_vec()))
 }
 
+/// Ask `check` every 100 ms, for at most 10 s, until it answers yes: a wait on a condition, not on time.
+pub async fn until<F, Fut>(what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    for _ in 0..100 {
+        if check().await? {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{what}: not within 10 s")
+}
+
 /// A JSON answer: `Null` for an empty body, an error quoting the body when it is not JSON.
 pub fn json_of(bytes: &[u8]) -> Result<serde_json::Value> {
     use anyhow::Context;
