@@ -499,6 +499,9 @@ pub struct SweepArgs {
     /// Patients read per page.
     #[arg(long, default_value_t = 1000)]
     pub page: i64,
+    /// Judge every patient, not only those whose file changed or whose day has come since the last sweep.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `lenaguard sweep`: every patient's due, overdue and lapsing items today, stored as tasks.
@@ -529,6 +532,7 @@ pub fn sweep(ctx: &Context, args: &SweepArgs) -> Outcome {
             &Arc::new(ctx.pack.clone()),
             ctx.today,
             args.page,
+            args.full,
             &mut progress,
         )
         .await?;
@@ -545,9 +549,14 @@ pub fn sweep(ctx: &Context, args: &SweepArgs) -> Outcome {
                 .unwrap_or_default()
         ),
         Format::Text => {
+            let how = if report.full {
+                "every patient judged"
+            } else {
+                "the others' answers still hold"
+            };
             println!(
-                "Swept {} of {} patients on {}: {} tasks ({} blocked records).",
-                report.swept, report.patients, ctx.today, report.tasks, report.blocked
+                "Swept {} patients on {}: {} judged ({how}), {} tasks ({} blocked records).",
+                report.patients, ctx.today, report.judged, report.tasks, report.blocked
             );
             for t in &tasks {
                 println!(

@@ -369,8 +369,15 @@ async fn program_staff_see_tasks_the_audit_trail_and_overrides() -> Result<()> {
     let s = site().await?;
     let (own, other) = (s.world.own.patient.clone(), s.world.other.patient.clone());
     // The sweep's tasks, and one written by hand (with markup in it, to be escaped).
-    lenaguard_storage::sweep::sweep(s.store.as_ref(), &world::pack(), DAY, 100, &mut |_, _| {})
-        .await?;
+    lenaguard_storage::sweep::sweep(
+        s.store.as_ref(),
+        &world::pack(),
+        DAY,
+        100,
+        false,
+        &mut |_, _| {},
+    )
+    .await?;
     let hand = lenaguard_storage::sweep::Task {
         patient: other.clone(),
         kind: "window.authorization".into(),
@@ -380,11 +387,15 @@ async fn program_staff_see_tasks_the_audit_trail_and_overrides() -> Result<()> {
         rule: "rems.authorization.valid".into(),
     };
     s.store
-        .replace_tasks(
-            std::slice::from_ref(&other),
-            std::slice::from_ref(&hand),
-            DAY,
-        )
+        .record_sweep(&lenaguard_storage::sweep::SweptPage {
+            on: DAY,
+            judged: &[lenaguard_storage::sweep::Judged {
+                patient: other.clone(),
+                until: world::day(1),
+            }],
+            tasks: std::slice::from_ref(&hand),
+            marks: &[],
+        })
         .await?;
     let before = s.store.access_rows(0, 10_000).await?.len();
 

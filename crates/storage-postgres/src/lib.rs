@@ -21,7 +21,7 @@ use lenaguard_storage::records::{
     Write,
 };
 use lenaguard_storage::store::{Remembered, Store, StoreTx};
-use lenaguard_storage::sweep::Task;
+use lenaguard_storage::sweep::{Due, SweepMeta, SweptPage, Task, count};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::path::Path;
@@ -143,21 +143,55 @@ impl Store for PostgresStore {
         rows::patient_files(&mut conn, after, limit).await
     }
 
-    async fn replace_tasks(
-        &self,
-        patients: &[String],
-        tasks: &[Task],
-        on: jiff::civil::Date,
-    ) -> Result<(), StorageError> {
-        // A page at a time: one statement deletes the page's old tasks, one inserts the new ones (arrays unnested).
+    async fn patient_files_of(&self, ids: &[String]) -> Result<Vec<PatientFile>, StorageError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        rows::patient_files_of(&mut conn, ids).await
+    }
+
+    async fn patient_count(&self) -> Result<usize, StorageError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM patients")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(count(n))
+    }
+
+    async fn sweep_due(&self, on: Option<jiff::civil::Date>) -> Result<Due, StorageError> {
+        let marked: Vec<(String, i64)> = sqlx::query_as("SELECT patient, mark FROM sweep_marks")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let Some(on) = on else {
+            return Ok(Due {
+                marked,
+                due: Vec::new(),
+            });
+        };
+        // The patients whose day has come, and any patient with no stored answer.
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT patient FROM sweep_state WHERE until <= $1::date
+             UNION ALL
+             SELECT id FROM patients p WHERE NOT EXISTS (SELECT 1 FROM sweep_state s WHERE s.patient = p.id)",
+        )
+        .bind(on.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(Due { marked, due })
+    }
+
+    async fn record_sweep(&self, page: &SweptPage<'_>) -> Result<(), StorageError> {
+        // A page at a time: one statement per table (arrays unnested).
         let mut tx = self.pool.begin().await.map_err(db)?;
+        let ids: Vec<String> = page.judged.iter().map(|j| j.patient.clone()).collect();
         sqlx::query("DELETE FROM sweep_tasks WHERE patient = ANY($1)")
-            .bind(patients)
+            .bind(&ids)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if !tasks.is_empty() {
-            let col = |f: fn(&Task) -> String| tasks.iter().map(f).collect::<Vec<String>>();
+        let on = page.on.to_string();
+        if !page.tasks.is_empty() {
+            let col = |f: fn(&Task) -> String| page.tasks.iter().map(f).collect::<Vec<String>>();
             sqlx::query(
                 "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on)
                  SELECT patient, kind, state, due::date, act, rule, $7::date
@@ -170,12 +204,68 @@ impl Store for PostgresStore {
             .bind(col(|t| t.due.to_string()))
             .bind(col(|t| t.act.clone()))
             .bind(col(|t| t.rule.clone()))
-            .bind(on.to_string())
+            .bind(&on)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        let until: Vec<String> = page.judged.iter().map(|j| j.until.to_string()).collect();
+        sqlx::query(
+            "INSERT INTO sweep_state (patient, judged_on, until)
+             SELECT patient, $2::date, until::date FROM UNNEST($1::text[], $3::text[]) AS t (patient, until)
+             ON CONFLICT (patient) DO UPDATE SET judged_on = excluded.judged_on, until = excluded.until",
+        )
+        .bind(&ids)
+        .bind(&on)
+        .bind(until)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if !page.marks.is_empty() {
+            let (patients, marks): (Vec<String>, Vec<i64>) = page.marks.iter().cloned().unzip();
+            sqlx::query(
+                "DELETE FROM sweep_marks m USING UNNEST($1::text[], $2::bigint[]) AS t (patient, mark)
+                 WHERE m.patient = t.patient AND m.mark = t.mark",
+            )
+            .bind(patients)
+            .bind(marks)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
         }
         tx.commit().await.map_err(db)
+    }
+
+    async fn sweep_meta(&self) -> Result<Option<SweepMeta>, StorageError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT fingerprint, swept_on::text FROM sweep_meta WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        row.map(SweepMeta::from_row).transpose()
+    }
+
+    async fn finish_sweep(&self, meta: &SweepMeta) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO sweep_meta (id, fingerprint, swept_on) VALUES (1, $1, $2::date)
+             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, swept_on = excluded.swept_on",
+        )
+        .bind(&meta.fingerprint)
+        .bind(meta.on.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn task_counts(&self) -> Result<(usize, usize), StorageError> {
+        let (all, blocked): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE state = 'blocked') FROM sweep_tasks",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok((count(all), count(blocked)))
     }
 
     async fn tasks(&self, limit: i64) -> Result<Vec<Task>, StorageError> {
@@ -339,6 +429,21 @@ impl StoreTx for PgTx {
         for w in writes {
             rows::apply(&mut self.tx, w).await?;
         }
+        Ok(())
+    }
+
+    async fn mark_changed(&mut self, patients: &[&str]) -> Result<(), StorageError> {
+        if patients.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO sweep_marks (patient, mark) SELECT patient, 1 FROM UNNEST($1::text[]) AS t (patient)
+             ON CONFLICT (patient) DO UPDATE SET mark = sweep_marks.mark + 1",
+        )
+        .bind(patients)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
         Ok(())
     }
 

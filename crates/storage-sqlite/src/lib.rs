@@ -18,7 +18,7 @@ use lenaguard_storage::records::{
     Write,
 };
 use lenaguard_storage::store::{Remembered, Store, StoreTx};
-use lenaguard_storage::sweep::Task;
+use lenaguard_storage::sweep::{Due, SweepMeta, SweptPage, Task, count};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::{Path, PathBuf};
@@ -229,35 +229,79 @@ impl Store for SqliteStore {
         rows::patient_files(&mut conn, after, limit).await
     }
 
-    async fn replace_tasks(
-        &self,
-        patients: &[String],
-        tasks: &[Task],
-        on: jiff::civil::Date,
-    ) -> Result<(), StorageError> {
+    async fn patient_files_of(&self, ids: &[String]) -> Result<Vec<PatientFile>, StorageError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        rows::patient_files_of(&mut conn, ids).await
+    }
+
+    async fn patient_count(&self) -> Result<usize, StorageError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM patients")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(count(n))
+    }
+
+    async fn sweep_due(&self, on: Option<jiff::civil::Date>) -> Result<Due, StorageError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let marked: Vec<(String, i64)> = sqlx::query_as("SELECT patient, mark FROM sweep_marks")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        let Some(on) = on else {
+            return Ok(Due {
+                marked,
+                due: Vec::new(),
+            });
+        };
+        let mut due: Vec<String> =
+            sqlx::query_scalar("SELECT patient FROM sweep_state WHERE until <= ?1")
+                .bind(on.to_string())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?;
+        // A patient with no stored answer is judged too: counting both tables is cheap, the search only runs
+        // when they differ.
+        let (patients, states): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM sweep_state)",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        if patients != states {
+            due.extend(
+                sqlx::query_scalar::<_, String>(
+                    "SELECT id FROM patients WHERE id NOT IN (SELECT patient FROM sweep_state)",
+                )
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?,
+            );
+        }
+        Ok(Due { marked, due })
+    }
+
+    async fn record_sweep(&self, page: &SweptPage<'_>) -> Result<(), StorageError> {
         // A page at a time: one statement deletes the page's old tasks, multi-row inserts write the new ones.
         let (_turn, mut tx) = self.write_tx().await?;
-        let ids = serde_json::to_string(patients)
+        let ids: Vec<&str> = page.judged.iter().map(|j| j.patient.as_str()).collect();
+        let ids = serde_json::to_string(&ids)
             .map_err(|e| StorageError::Database(format!("sweep page ids: {e}")))?;
         sqlx::query("DELETE FROM sweep_tasks WHERE patient IN (SELECT value FROM json_each(?1))")
             .bind(ids)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let on = on.to_string();
+        let on = page.on.to_string();
         // 7 parameters a row, well under SQLite's limit of 32,766 a statement.
         const ROWS: usize = 200;
-        for chunk in tasks.chunks(ROWS) {
-            let mut sql = String::from(
+        for chunk in page.tasks.chunks(ROWS) {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(values(
                 "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str("(?,?,?,?,?,?,?)");
-            }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                "(?,?,?,?,?,?,?)",
+                chunk.len(),
+                "",
+            )));
             for t in chunk {
                 q = q
                     .bind(&t.patient)
@@ -270,7 +314,65 @@ impl Store for SqliteStore {
             }
             q.execute(&mut *tx).await.map_err(db)?;
         }
+        for chunk in page.judged.chunks(ROWS) {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(values(
+                "INSERT INTO sweep_state (patient, judged_on, until) VALUES ",
+                "(?,?,?)",
+                chunk.len(),
+                " ON CONFLICT (patient) DO UPDATE SET judged_on = excluded.judged_on, until = excluded.until",
+            )));
+            for j in chunk {
+                q = q.bind(&j.patient).bind(&on).bind(j.until.to_string());
+            }
+            q.execute(&mut *tx).await.map_err(db)?;
+        }
+        if !page.marks.is_empty() {
+            let marks = serde_json::to_string(page.marks)
+                .map_err(|e| StorageError::Database(format!("sweep page marks: {e}")))?;
+            sqlx::query(
+                "DELETE FROM sweep_marks WHERE rowid IN (
+                   SELECT m.rowid FROM json_each(?1) j JOIN sweep_marks m
+                   ON m.patient = json_extract(j.value, '$[0]') AND m.mark = json_extract(j.value, '$[1]'))",
+            )
+            .bind(marks)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
         tx.commit().await.map_err(db)
+    }
+
+    async fn sweep_meta(&self) -> Result<Option<SweepMeta>, StorageError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT fingerprint, swept_on FROM sweep_meta WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        row.map(SweepMeta::from_row).transpose()
+    }
+
+    async fn finish_sweep(&self, meta: &SweepMeta) -> Result<(), StorageError> {
+        let (_turn, mut tx) = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO sweep_meta (id, fingerprint, swept_on) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, swept_on = excluded.swept_on",
+        )
+        .bind(&meta.fingerprint)
+        .bind(meta.on.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn task_counts(&self) -> Result<(usize, usize), StorageError> {
+        let (all, blocked): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE state = 'blocked') FROM sweep_tasks",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok((count(all), count(blocked)))
     }
 
     async fn tasks(&self, limit: i64) -> Result<Vec<Task>, StorageError> {
@@ -458,6 +560,23 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
+    async fn mark_changed(&mut self, patients: &[&str]) -> Result<(), StorageError> {
+        // 2 parameters a row.
+        for chunk in patients.chunks(1000) {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(values(
+                "INSERT INTO sweep_marks (patient, mark) VALUES ",
+                "(?,1)",
+                chunk.len(),
+                " ON CONFLICT (patient) DO UPDATE SET mark = sweep_marks.mark + 1",
+            )));
+            for p in chunk {
+                q = q.bind(*p);
+            }
+            q.execute(&mut *self.tx).await.map_err(db)?;
+        }
+        Ok(())
+    }
+
     async fn append(
         &mut self,
         row: &AuditRow,
@@ -487,4 +606,18 @@ impl StoreTx for SqliteTx {
     async fn commit(self: Box<Self>) -> Result<(), StorageError> {
         self.tx.commit().await.map_err(db)
     }
+}
+
+/// `head` followed by `rows` copies of `row`, comma separated, then `tail`: a multi-row statement.
+fn values(head: &str, row: &str, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 1) + tail.len());
+    sql.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(row);
+    }
+    sql.push_str(tail);
+    sql
 }

@@ -551,68 +551,96 @@ pub async fn patient_files(
     after: &str,
     limit: i64,
 ) -> Result<Vec<PatientFile>, StorageError> {
-    const PAGE: &str = "(SELECT id FROM patients WHERE id > ?1 ORDER BY id LIMIT ?2)";
+    files_where(
+        c,
+        "(SELECT id FROM patients WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        Bind::After(after, limit),
+    )
+    .await
+}
+
+/// Whole files of these patients (the sweep's marked and due patients), one query per table.
+pub async fn patient_files_of(
+    c: &mut SqliteConnection,
+    ids: &[String],
+) -> Result<Vec<PatientFile>, StorageError> {
+    files_where(
+        c,
+        "(SELECT value FROM json_each(?1))",
+        Bind::Ids(
+            serde_json::to_string(ids)
+                .map_err(|e| StorageError::Database(format!("sweep ids: {e}")))?,
+        ),
+    )
+    .await
+}
+
+/// The parameters of a page's patient selection.
+enum Bind<'a> {
+    After(&'a str, i64),
+    Ids(String),
+}
+
+/// The files of the patients `page` (a subquery of ids, with the parameters `bind`) selects, in id order.
+async fn files_where(
+    c: &mut SqliteConnection,
+    page: &str,
+    bind: Bind<'_>,
+) -> Result<Vec<PatientFile>, StorageError> {
     Page {
         patients: page_rows(
             c,
-            format!("{PATIENT} WHERE id > ?1 ORDER BY id LIMIT ?2"),
-            after,
-            limit,
+            format!("{PATIENT} WHERE id IN {page} ORDER BY id"),
+            &bind,
         )
         .await?,
         records: page_rows(
             c,
-            format!("{RECORD} WHERE patient IN {PAGE} ORDER BY patient, seq"),
-            after,
-            limit,
+            format!("{RECORD} WHERE patient IN {page} ORDER BY patient, seq"),
+            &bind,
         )
         .await?,
         prescriptions: page_rows(
             c,
-            format!("{PRESCRIPTION} WHERE patient IN {PAGE} ORDER BY patient, seq"),
-            after,
-            limit,
+            format!("{PRESCRIPTION} WHERE patient IN {page} ORDER BY patient, seq"),
+            &bind,
         )
         .await?,
         authorizations: page_rows(
             c,
-            format!("{AUTHORIZATION} WHERE patient IN {PAGE} ORDER BY patient, seq"),
-            after,
-            limit,
+            format!("{AUTHORIZATION} WHERE patient IN {page} ORDER BY patient, seq"),
+            &bind,
         )
         .await?,
         confirmations: page_rows(
             c,
-            format!("{CONFIRMATION} WHERE patient IN {PAGE} ORDER BY patient, seq"),
-            after,
-            limit,
+            format!("{CONFIRMATION} WHERE patient IN {page} ORDER BY patient, seq"),
+            &bind,
         )
         .await?,
         dispenses: page_rows(
             c,
-            format!("{DISPENSE} WHERE patient IN {PAGE} ORDER BY patient, seq"),
-            after,
-            limit,
+            format!("{DISPENSE} WHERE patient IN {page} ORDER BY patient, seq"),
+            &bind,
         )
         .await?,
     }
     .into_files()
 }
 
-/// The rows of one table for the page of patients after `after` (at most `limit` patients).
+/// The rows of one table for the page's patients.
 async fn page_rows<T>(
     c: &mut SqliteConnection,
     sql: String,
-    after: &str,
-    limit: i64,
+    bind: &Bind<'_>,
 ) -> Result<Vec<T>, StorageError>
 where
     T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
 {
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(after)
-        .bind(limit)
-        .fetch_all(c)
-        .await
-        .map_err(db)
+    let q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    let q = match bind {
+        Bind::After(after, limit) => q.bind(*after).bind(*limit),
+        Bind::Ids(ids) => q.bind(ids),
+    };
+    q.fetch_all(c).await.map_err(db)
 }

@@ -255,6 +255,36 @@ pub enum Write {
 }
 
 impl Write {
+    /// The patient whose file this changes, where the row names it (none for the registry of organisations and
+    /// users).
+    pub fn patient(&self) -> Option<&str> {
+        match self {
+            Write::InsertOrganisation(_)
+            | Write::InsertUser(_)
+            | Write::CertifyUser { .. }
+            | Write::CertifyOrganisation { .. } => None,
+            Write::InsertPatient(p) | Write::UpdatePatient(p) => Some(&p.id),
+            Write::InsertRecord(r) => Some(&r.patient),
+            Write::InsertPrescription(r) => Some(&r.patient),
+            Write::InsertAuthorization(r) => Some(&r.patient),
+            // A confirmation's patient is its authorization's: the command's own patient (see the workflow).
+            Write::InsertConfirmation(_) => None,
+            Write::InsertDispense(r) => Some(&r.patient),
+        }
+    }
+
+    /// The patients whose files these change, with the command's own patient (`scope`), each once, sorted.
+    pub fn patients<'a>(writes: &'a [Write], scope: Option<&'a str>) -> Vec<&'a str> {
+        let mut out: Vec<&str> = writes
+            .iter()
+            .filter_map(Write::patient)
+            .chain(scope)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Whether a backend may write these as a bulk load, table by table in multi-row statements: enough of
     /// them, and every one a new patient or a new row of one (a synthetic batch). The result must be the state
     /// that applying them one by one gives.

@@ -54,13 +54,30 @@ pub trait Store:
         limit: i64,
     ) -> Result<Vec<PatientFile>, StorageError>;
 
-    /// Replace the sweep tasks of these patients with `tasks`, in one transaction.
-    async fn replace_tasks(
+    /// Whole files of these patients (ids sorted), in id order; unknown ids are left out.
+    async fn patient_files_of(&self, ids: &[String]) -> Result<Vec<PatientFile>, StorageError>;
+
+    /// The number of enrolled patients.
+    async fn patient_count(&self) -> Result<usize, StorageError>;
+
+    /// The patients marked by a command since their last judgement, with their marks; and, given a date, the
+    /// patients whose next day to judge has come by then, with any patient that has no stored answer.
+    async fn sweep_due(
         &self,
-        patients: &[String],
-        tasks: &[crate::sweep::Task],
-        on: jiff::civil::Date,
-    ) -> Result<(), StorageError>;
+        on: Option<jiff::civil::Date>,
+    ) -> Result<crate::sweep::Due, StorageError>;
+
+    /// Store one page of a sweep in one transaction ([`crate::sweep::SweptPage`]).
+    async fn record_sweep(&self, page: &crate::sweep::SweptPage<'_>) -> Result<(), StorageError>;
+
+    /// What the last finished sweep was judged with.
+    async fn sweep_meta(&self) -> Result<Option<crate::sweep::SweepMeta>, StorageError>;
+
+    /// Record a finished sweep.
+    async fn finish_sweep(&self, meta: &crate::sweep::SweepMeta) -> Result<(), StorageError>;
+
+    /// The number of stored tasks, and of those the blocked records.
+    async fn task_counts(&self) -> Result<(usize, usize), StorageError>;
 
     /// The stored sweep tasks, most urgent (earliest due) first, at most `limit`.
     async fn tasks(&self, limit: i64) -> Result<Vec<crate::sweep::Task>, StorageError>;
@@ -107,6 +124,9 @@ pub trait StoreTx: Send {
         }
         Ok(())
     }
+    /// Mark these patients as changed, for the next sweep to judge them again (called by every command that
+    /// writes to a patient's file, in its transaction).
+    async fn mark_changed(&mut self, patients: &[&str]) -> Result<(), StorageError>;
     /// Append the audit row and remember the idempotency key with it.
     async fn append(
         &mut self,

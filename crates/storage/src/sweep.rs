@@ -31,17 +31,120 @@ pub struct Task {
     pub rule: String,
 }
 
-/// Counts of one sweep: patients in the registry, patients not discontinued (swept), tasks, blocked records.
+/// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
+    /// Patients in the registry.
     pub patients: usize,
+    /// Whether every patient was judged (the first sweep, a new rule pack or engine, a date before the last
+    /// sweep, or `--full`), rather than only those whose file changed or whose day came.
+    pub full: bool,
+    /// Patients judged (their files read and their tasks replaced) by this sweep.
+    pub judged: usize,
+    /// Of those, patients not discontinued.
     pub swept: usize,
+    /// Tasks stored after the sweep, for every patient.
     pub tasks: usize,
+    /// Of those, records the engine could not judge.
     pub blocked: usize,
+}
+
+/// One judged patient: the first day on which the tasks stored for it may differ (it is judged again that
+/// night, or earlier if a command changes its file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    pub patient: String,
+    pub until: Date,
+}
+
+/// A page of the sweep's result, stored in one transaction: the judged patients' tasks replace their old ones,
+/// their next day to judge is kept, and their change marks read before their files were read are cleared
+/// (a mark that moved since, by a command during the sweep, stays: the patient is judged again next time).
+#[derive(Debug, Clone, Copy)]
+pub struct SweptPage<'a> {
+    pub on: Date,
+    pub judged: &'a [Judged],
+    pub tasks: &'a [Task],
+    pub marks: &'a [(String, i64)],
+}
+
+/// What the last sweep was judged with, to tell whether an incremental sweep may keep its answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepMeta {
+    /// The rule pack and the engine the stored answers come from.
+    pub fingerprint: String,
+    /// The date of the last sweep.
+    pub on: Date,
+}
+
+impl SweepMeta {
+    /// From its stored row (fingerprint, date as ISO text).
+    pub fn from_row((fingerprint, on): (String, String)) -> Result<SweepMeta, StorageError> {
+        Ok(SweepMeta {
+            fingerprint,
+            on: crate::codec::date(&on, "sweep_meta.swept_on")?,
+        })
+    }
+}
+
+/// A database count as a `usize` (a count is never negative).
+pub fn count(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// The patients an incremental sweep judges: the ones a command marked (with their mark), the ones whose day has
+/// come, and any patient with no stored answer at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Due {
+    pub marked: Vec<(String, i64)>,
+    pub due: Vec<String>,
+}
+
+/// The longest a patient's answer is kept without judging it again, in days: a patient whose tasks do not
+/// change for this long is still judged once in this period.
+pub const HORIZON_DAYS: i64 = 28;
+
+/// Bumped when the sweep's logic changes in a way the rule pack does not show, so that a stored answer from an
+/// earlier engine is judged again.
+const ENGINE: &str = concat!(env!("CARGO_PKG_VERSION"), "/sweep-1");
+
+/// The fingerprint of the rule pack and engine: stored answers from another pack or engine are not kept.
+pub fn fingerprint(pack: &RulePack) -> String {
+    let body = serde_json::to_vec(pack).unwrap_or_default();
+    crate::canonical::sha256_hex(&[ENGINE.as_bytes(), &body])
 }
 
 /// The tasks of one patient today (none for a discontinued treatment).
 pub fn tasks_for(file: &PatientFile, pack: &RulePack, on: Date) -> Vec<Task> {
+    let snap = engine::snapshot(file);
+    tasks_of(file, snap.as_ref(), pack, on)
+}
+
+/// The tasks of one patient today, and the first day on which they may differ. The engine is pure and reads
+/// the date only through its `today`, so the tasks are judged again for each following day until they differ
+/// (at most [`HORIZON_DAYS`]): the answer is exact, not an estimate from the rules' intervals.
+pub fn judge(file: &PatientFile, pack: &RulePack, on: Date) -> (Vec<Task>, Date) {
+    let snap = engine::snapshot(file);
+    let tasks = tasks_of(file, snap.as_ref(), pack, on);
+    let mut until = on;
+    for _ in 0..HORIZON_DAYS {
+        until = match until.tomorrow() {
+            Ok(d) => d,
+            Err(_) => return (tasks, until),
+        };
+        if tasks_of(file, snap.as_ref(), pack, until) != tasks {
+            return (tasks, until);
+        }
+    }
+    (tasks, until.tomorrow().unwrap_or(until))
+}
+
+fn tasks_of(
+    file: &PatientFile,
+    snap: Result<&lenaguard_domain::snapshot::Snapshot, &StorageError>,
+    pack: &RulePack,
+    on: Date,
+) -> Vec<Task> {
     let p = &file.patient;
     if p.status == TreatmentStatus::Discontinued {
         return Vec::new();
@@ -56,11 +159,11 @@ pub fn tasks_for(file: &PatientFile, pack: &RulePack, on: Date) -> Vec<Task> {
             rule: "input".into(),
         }]
     };
-    let snap = match engine::snapshot(file) {
+    let snap = match snap {
         Ok(s) => s,
         Err(e) => return blocked(e.to_string()),
     };
-    let checked = match engine::check(&snap, pack, on) {
+    let checked = match engine::check(snap, pack, on) {
         Ok(c) => c,
         Err(e) => return blocked(e.to_string()),
     };
@@ -70,7 +173,7 @@ pub fn tasks_for(file: &PatientFile, pack: &RulePack, on: Date) -> Vec<Task> {
         .authorizations
         .last()
         .is_some_and(|a| a.status == AuthorizationStatus::Used);
-    for w in program::window_guard(&snap, &checked, pack, on) {
+    for w in program::window_guard(snap, &checked, pack, on) {
         if used && matches!(w.kind, WindowKind::Authorization | WindowKind::Confirmation) {
             continue;
         }
@@ -88,7 +191,7 @@ pub fn tasks_for(file: &PatientFile, pack: &RulePack, on: Date) -> Vec<Task> {
             rule: w.rule,
         });
     }
-    for m in monitoring::schedule(&snap, pack, on, &[]) {
+    for m in monitoring::schedule(snap, pack, on, &[]) {
         let state = match m.status {
             DueStatus::Scheduled => continue,
             DueStatus::DueSoon => "due_soon",
@@ -110,71 +213,168 @@ pub fn tasks_for(file: &PatientFile, pack: &RulePack, on: Date) -> Vec<Task> {
     out
 }
 
-/// The tasks of these patients, in their order, judged on every core (the engine is pure: each patient's answer
-/// is the one [`tasks_for`] gives alone).
-pub fn tasks_parallel(files: &[PatientFile], pack: &RulePack, on: Date) -> Vec<Task> {
+/// The tasks and next days of these patients, in their order, judged on every core (the engine is pure: each
+/// patient's answer is the one [`judge`] gives alone).
+pub fn judge_parallel(
+    files: &[PatientFile],
+    pack: &RulePack,
+    on: Date,
+) -> (Vec<Task>, Vec<Judged>) {
+    let one = |part: &[PatientFile]| {
+        let mut tasks = Vec::new();
+        let mut judged = Vec::with_capacity(part.len());
+        for f in part {
+            let (t, until) = judge(f, pack, on);
+            tasks.extend(t);
+            judged.push(Judged {
+                patient: f.patient.id.clone(),
+                until,
+            });
+        }
+        (tasks, judged)
+    };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || files.len() < 64 {
-        return files.iter().flat_map(|f| tasks_for(f, pack, on)).collect();
+        return one(files);
     }
     let chunk = files.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .flat_map(|f| tasks_for(f, pack, on))
-                        .collect::<Vec<Task>>()
-                })
-            })
+            .map(|part| s.spawn(move || one(part)))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        let mut all = (Vec::new(), Vec::with_capacity(files.len()));
+        for h in handles {
+            let (t, j) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            all.0.extend(t);
+            all.1.extend(j);
+        }
+        all
     })
 }
 
-/// Sweep every patient, a page at a time; `progress(done, total)` after each page. The next page is read while
-/// the current one is judged (on its own threads), so reading and judging overlap.
+/// Which patients to read next.
+enum Pages {
+    /// Every patient, a page at a time in id order.
+    All { after: String },
+    /// These patients (sorted), a page at a time.
+    Some { ids: Vec<String>, next: usize },
+}
+
+impl Pages {
+    async fn next(
+        &mut self,
+        store: &dyn Store,
+        page: i64,
+    ) -> Result<Vec<PatientFile>, StorageError> {
+        match self {
+            Pages::All { after } => {
+                let files = store.patient_files(after, page).await?;
+                if let Some(last) = files.last() {
+                    after.clone_from(&last.patient.id);
+                }
+                Ok(files)
+            }
+            Pages::Some { ids, next } => {
+                let end = (*next + usize::try_from(page).unwrap_or(1)).min(ids.len());
+                let files = if *next < end {
+                    store.patient_files_of(&ids[*next..end]).await?
+                } else {
+                    Vec::new()
+                };
+                *next = end;
+                Ok(files)
+            }
+        }
+    }
+}
+
+/// Sweep the registry, a page at a time; `progress(done, total)` after each page.
+///
+/// Each judged patient's tasks are stored with the first day on which they may differ ([`judge`]), and every
+/// command that writes a patient's file marks the patient in the same transaction. So a sweep need not judge
+/// every patient every night: after a full sweep with the same rule pack and engine, a sweep on a later date
+/// judges only the patients marked since, the ones whose day has come and any with no stored answer; the others'
+/// stored tasks are the ones a full sweep would give (`tests-storage/tests/sweep_incremental.rs` checks this day
+/// by day). The first sweep, a sweep with another pack or engine, a sweep on a date before the last one, and
+/// `full` judge every patient. The next page is read while the current one is judged (on its own threads).
 pub async fn sweep(
     store: &dyn Store,
     pack: &Arc<RulePack>,
     on: Date,
     page: i64,
+    full: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<SweepReport, StorageError> {
-    let total = store.patient_ids().await?.len();
+    let fingerprint = fingerprint(pack);
+    let last = store.sweep_meta().await?;
+    let full = full
+        || last
+            .as_ref()
+            .is_none_or(|m| m.fingerprint != fingerprint || m.on > on);
+    let patients = store.patient_count().await?;
+    // Marks are read before any file: a command after this moves its patient's mark, which is then kept.
+    let (mut pages, marks, total) = if full {
+        let marks = store.sweep_due(None).await?.marked;
+        (
+            Pages::All {
+                after: String::new(),
+            },
+            marks,
+            patients,
+        )
+    } else {
+        let due = store.sweep_due(Some(on)).await?;
+        let mut ids: Vec<String> = due
+            .marked
+            .iter()
+            .map(|(p, _)| p.clone())
+            .chain(due.due)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let total = ids.len();
+        (Pages::Some { ids, next: 0 }, due.marked, total)
+    };
+    let marks: std::collections::HashMap<String, i64> = marks.into_iter().collect();
     let mut report = SweepReport {
-        patients: total,
+        patients,
+        full,
         ..Default::default()
     };
-    let mut done = 0;
-    let mut files = store.patient_files("", page).await?;
-    while let Some(last) = files.last() {
-        let after = last.patient.id.clone();
-        let ids: Vec<String> = files.iter().map(|f| f.patient.id.clone()).collect();
+    let mut files = pages.next(store, page).await?;
+    while !files.is_empty() {
+        report.judged += files.len();
         report.swept += files
             .iter()
             .filter(|f| f.patient.status != TreatmentStatus::Discontinued)
             .count();
-        let judge = {
+        let page_marks: Vec<(String, i64)> = files
+            .iter()
+            .filter_map(|f| marks.get(&f.patient.id).map(|m| (f.patient.id.clone(), *m)))
+            .collect();
+        let work = {
             let pack = Arc::clone(pack);
-            tokio::task::spawn_blocking(move || tasks_parallel(&files, &pack, on))
+            tokio::task::spawn_blocking(move || judge_parallel(&files, &pack, on))
         };
-        let (next, judged) = tokio::join!(store.patient_files(&after, page), judge);
-        let tasks = match judged {
-            Ok(tasks) => tasks,
+        let (next, judged) = tokio::join!(pages.next(store, page), work);
+        let (tasks, judged) = match judged {
+            Ok(j) => j,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => return Err(StorageError::Database(format!("sweep worker: {e}"))),
         };
-        report.blocked += tasks.iter().filter(|t| t.state == "blocked").count();
-        report.tasks += tasks.len();
-        store.replace_tasks(&ids, &tasks, on).await?;
-        done += ids.len();
-        progress(done, total);
+        store
+            .record_sweep(&SweptPage {
+                on,
+                judged: &judged,
+                tasks: &tasks,
+                marks: &page_marks,
+            })
+            .await?;
+        progress(report.judged, total);
         files = next?;
     }
+    store.finish_sweep(&SweepMeta { fingerprint, on }).await?;
+    (report.tasks, report.blocked) = store.task_counts().await?;
     Ok(report)
 }

@@ -124,9 +124,10 @@ impl Workflow {
         let mut tx = self.store.begin().await?;
         // A command about one patient is judged under that patient's lock, so commands about different
         // patients are judged in parallel; the rest (registry, enrollment) under the chain lock from the start.
-        let mut head = match scope(tx.as_mut(), &req.command).await? {
+        let patient = scope(tx.as_mut(), &req.command).await?;
+        let mut head = match &patient {
             Some(patient) => {
-                tx.lock_patient(&patient).await?;
+                tx.lock_patient(patient).await?;
                 None
             }
             None => Some(tx.chain_head().await?),
@@ -139,7 +140,14 @@ impl Workflow {
         // held) is taken only after them, and held only for the append and the commit.
         let outcome = match decided {
             Ok(accepted) => {
-                let violated = match tx.apply_all(&accepted.writes).await {
+                let written = match tx.apply_all(&accepted.writes).await {
+                    Ok(()) => {
+                        tx.mark_changed(&Write::patients(&accepted.writes, patient.as_deref()))
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                let violated = match written {
                     Ok(()) => None,
                     Err(StorageError::Constraint { constraint }) => Some(constraint),
                     Err(e) => return Err(e),
@@ -228,10 +236,13 @@ impl Workflow {
         }
         let mut tx = self.store.begin().await?;
         let mut patients = std::collections::BTreeSet::new();
+        let mut scopes = Vec::with_capacity(requests.len());
         for req in requests {
-            if let Some(p) = scope(tx.as_mut(), &req.command).await? {
-                patients.insert(p);
+            let own = scope(tx.as_mut(), &req.command).await?;
+            if let Some(p) = &own {
+                patients.insert(p.clone());
             }
+            scopes.push(own);
         }
         for p in &patients {
             tx.lock_patient(p).await?;
@@ -259,7 +270,14 @@ impl Workflow {
                 }
                 Err(Fail::Storage(e)) => return Err(e),
             };
-            match tx.apply_all(&accepted.writes).await {
+            let written = match tx.apply_all(&accepted.writes).await {
+                Ok(()) => {
+                    tx.mark_changed(&Write::patients(&accepted.writes, scopes[index].as_deref()))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match written {
                 Ok(()) => {}
                 Err(StorageError::Constraint { constraint }) => {
                     drop(tx);

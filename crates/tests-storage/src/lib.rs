@@ -457,3 +457,39 @@ pub async fn dispense_race(
     }
     Ok(accepted)
 }
+
+/// The synthetic registry's clinic, pharmacy, prescriber and pharmacist (a `SynthesizeRegistry` batch needs
+/// them), registered 400 days before [`DAY`].
+pub async fn synthetic_registry(wf: &Workflow) -> Result<()> {
+    use lenaguard_storage::command::{ADMIN, OrganisationKind, Role};
+    use lenaguard_storage::synth::{CLINIC, PHARMACIST, PHARMACY, PRESCRIBER};
+    let on = days(DAY, -400);
+    let registry = [
+        Command::RegisterOrganisation {
+            organisation: CLINIC.into(),
+            kind: OrganisationKind::Clinic,
+            name: "Synthetic Clinic".into(),
+        },
+        Command::RegisterOrganisation {
+            organisation: PHARMACY.into(),
+            kind: OrganisationKind::Pharmacy,
+            name: "Synthetic Pharmacy".into(),
+        },
+        Command::RegisterUser {
+            user: PRESCRIBER.into(),
+            organisation: CLINIC.into(),
+            name: "P".into(),
+            role: Role::Prescriber,
+        },
+        Command::RegisterUser {
+            user: PHARMACIST.into(),
+            organisation: PHARMACY.into(),
+            name: "Ph".into(),
+            role: Role::Pharmacist,
+        },
+    ];
+    for c in registry {
+        ok(wf, ADMIN, on, c).await?;
+    }
+    Ok(())
+}

@@ -55,9 +55,16 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
 
     let on = days(valid_through, 1);
     let mut calls = 0;
-    let report = sweep(store.as_ref(), &pack(), on, 2, &mut |_, _| calls += 1).await?;
+    let report = sweep(store.as_ref(), &pack(), on, 2, false, &mut |_, _| {
+        calls += 1
+    })
+    .await?;
     ensure!(
-        report.patients == 3 && report.swept == 3 && calls == 2,
+        report.patients == 3
+            && report.full
+            && report.judged == 3
+            && report.swept == 3
+            && calls == 2,
         "{report:?}"
     );
     let tasks = store.tasks(1000).await?;
@@ -74,7 +81,7 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
     );
     ensure!(!tasks.iter().any(|t| t.state == "blocked"), "{tasks:#?}");
     // A second sweep replaces the tasks rather than adding to them.
-    sweep(store.as_ref(), &pack(), on, 2, &mut |_, _| {}).await?;
+    sweep(store.as_ref(), &pack(), on, 2, true, &mut |_, _| {}).await?;
     ensure!(store.tasks(1000).await?.len() == tasks.len());
     Ok(())
 }

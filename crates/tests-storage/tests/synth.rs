@@ -5,41 +5,14 @@
 use anyhow::{Result, ensure};
 use lenaguard_storage::command::{ADMIN, Command, CommandRequest};
 use lenaguard_storage::sweep::{Task, sweep, tasks_for};
-use lenaguard_storage::synth::{CLINIC, PHARMACIST, PHARMACY, PRESCRIBER};
+use lenaguard_storage::synth::{CLINIC, PHARMACY, PRESCRIBER};
 use lenaguard_storage::{Store, verify_audit};
 use lenaguard_tests_storage::*;
 use std::sync::Arc;
 
 async fn story(store: Arc<dyn Store>) -> Result<()> {
     let wf = workflow(store.clone());
-    let on = days(DAY, -400);
-    let registry = [
-        Command::RegisterOrganisation {
-            organisation: CLINIC.into(),
-            kind: lenaguard_storage::command::OrganisationKind::Clinic,
-            name: "Synthetic Clinic".into(),
-        },
-        Command::RegisterOrganisation {
-            organisation: PHARMACY.into(),
-            kind: lenaguard_storage::command::OrganisationKind::Pharmacy,
-            name: "Synthetic Pharmacy".into(),
-        },
-        Command::RegisterUser {
-            user: PRESCRIBER.into(),
-            organisation: CLINIC.into(),
-            name: "P".into(),
-            role: lenaguard_storage::command::Role::Prescriber,
-        },
-        Command::RegisterUser {
-            user: PHARMACIST.into(),
-            organisation: PHARMACY.into(),
-            name: "Ph".into(),
-            role: lenaguard_storage::command::Role::Pharmacist,
-        },
-    ];
-    for c in registry {
-        ok(&wf, ADMIN, on, c).await?;
-    }
+    synthetic_registry(&wf).await?;
     let batch = CommandRequest {
         idempotency_key: "synth-7-0-300".into(),
         actor: ADMIN.into(),
@@ -81,7 +54,7 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
                 .all(|p| p.pharmacy.as_deref() == Some(PHARMACY))
     );
 
-    let report = sweep(store.as_ref(), &pack(), DAY, 128, &mut |_, _| {}).await?;
+    let report = sweep(store.as_ref(), &pack(), DAY, 128, false, &mut |_, _| {}).await?;
     ensure!(
         report.blocked == 0,
         "{report:?}: {:#?}",
