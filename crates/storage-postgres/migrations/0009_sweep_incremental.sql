@@ -20,5 +20,8 @@ CREATE TABLE sweep_meta (
     swept_on    DATE NOT NULL
 );
 
+-- The sweep reports how many stored tasks are records the engine could not judge, without reading every task.
+CREATE INDEX sweep_tasks_blocked ON sweep_tasks (patient) WHERE state = 'blocked';
+
 -- Patients enrolled before this migration have no answer stored yet; with no sweep_meta row the next sweep
 -- judges every patient.

@@ -367,7 +367,8 @@ impl Store for SqliteStore {
 
     async fn task_counts(&self) -> Result<(usize, usize), StorageError> {
         let (all, blocked): (i64, i64) = sqlx::query_as(
-            "SELECT count(*), count(*) FILTER (WHERE state = 'blocked') FROM sweep_tasks",
+            "SELECT (SELECT count(*) FROM sweep_tasks),
+                    (SELECT count(*) FROM sweep_tasks WHERE state = 'blocked')",
         )
         .fetch_one(&self.pool)
         .await
