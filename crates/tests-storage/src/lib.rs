@@ -493,3 +493,20 @@ pub async fn synthetic_registry(wf: &Workflow) -> Result<()> {
     }
     Ok(())
 }
+
+/// Raw SQL on a store's database, for what the trait does not offer (tampering, an out-of-band change).
+#[derive(Clone, Debug)]
+pub enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl Raw {
+    pub async fn exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match self {
+            Raw::Sqlite(p) => Ok(sqlx::query(sql).execute(p).await?.rows_affected()),
+            Raw::Pg(p) => Ok(sqlx::query(sql).execute(p).await?.rows_affected()),
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The incremental sweep on both backends: over forty days of a synthetic registry with a day's work on a few
 //! patients each day, the tasks stored after each night's sweep are exactly those of judging every patient that
-//! day, while the sweep judges only a fraction of them; a command during a sweep keeps its patient marked; a new
-//! rule pack or an earlier date makes the sweep judge everyone.
+//! day, while the sweep judges only a fraction of them; a command during a sweep keeps its patient marked; a
+//! patient with no stored answer is judged; a new rule pack or an earlier date makes the sweep judge everyone.
 
 use anyhow::{Result, ensure};
 use lenaguard_storage::command::{ADMIN, Command, CommandRequest};
@@ -53,7 +53,7 @@ async fn days_work(wf: &Workflow, d: i64, on: jiff::civil::Date) -> Result<()> {
     Ok(())
 }
 
-async fn story(store: Arc<dyn Store>) -> Result<()> {
+async fn story(store: Arc<dyn Store>, raw: Raw) -> Result<()> {
     let wf = workflow(store.clone());
     let pack = pack();
     synthetic_registry(&wf).await?;
@@ -147,6 +147,18 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
     ensure!(sorted(store.tasks(100_000).await?) == judged_alone(&wf, on).await?);
     ensure!(store.sweep_due(None).await?.marked.is_empty());
 
+    // A patient whose stored answer is gone (a row deleted by hand) is judged, though nothing marked it.
+    let gone = patient(17);
+    let deleted = raw
+        .exec(&format!("DELETE FROM sweep_state WHERE patient = '{gone}'"))
+        .await?;
+    ensure!(deleted == 1);
+    let found = store.sweep_due(Some(on)).await?.due;
+    ensure!(found.contains(&gone), "{gone} not due: {found:?}");
+    let report = sweep(store.as_ref(), &pack, on, 64, false, &mut |_, _| {}).await?;
+    ensure!(!report.full && report.judged == 1, "{report:?}");
+    ensure!(!store.sweep_due(Some(on)).await?.due.contains(&gone));
+
     // A date before the last sweep, or another rule pack, judges every patient.
     let back = sweep(
         store.as_ref(),
@@ -171,7 +183,8 @@ async fn story(store: Arc<dyn Store>) -> Result<()> {
 #[tokio::test]
 async fn incremental_sweep_on_sqlite() -> Result<()> {
     let (store, _dir) = sqlite().await?;
-    story(Arc::new(store)).await
+    let raw = Raw::Sqlite(store.pool().clone());
+    story(Arc::new(store), raw).await
 }
 
 #[tokio::test]
@@ -179,7 +192,8 @@ async fn incremental_sweep_on_postgres() -> Result<()> {
     let Some((store, db)) = postgres().await? else {
         return Ok(());
     };
-    let r = story(Arc::new(store.clone())).await;
+    let raw = Raw::Pg(store.pool().clone());
+    let r = story(Arc::new(store.clone()), raw).await;
     db.drop_database(store).await?;
     r
 }
