@@ -611,14 +611,5 @@ impl StoreTx for SqliteTx {
 
 /// `head` followed by `rows` copies of `row`, comma separated, then `tail`: a multi-row statement.
 fn values(head: &str, row: &str, rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 1) + tail.len());
-    sql.push_str(head);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(row);
-    }
-    sql.push_str(tail);
-    sql
+    format!("{head}{}{tail}", vec![row; rows].join(","))
 }

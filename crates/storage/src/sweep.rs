@@ -258,7 +258,7 @@ enum Pages {
     /// Every patient, a page at a time in id order.
     All { after: String },
     /// These patients (sorted), a page at a time.
-    Some { ids: Vec<String>, next: usize },
+    Listed { ids: Vec<String>, next: usize },
 }
 
 impl Pages {
@@ -275,7 +275,7 @@ impl Pages {
                 }
                 Ok(files)
             }
-            Pages::Some { ids, next } => {
+            Pages::Listed { ids, next } => {
                 let end = (*next + usize::try_from(page).unwrap_or(1)).min(ids.len());
                 let files = if *next < end {
                     store.patient_files_of(&ids[*next..end]).await?
@@ -334,7 +334,7 @@ pub async fn sweep(
         ids.sort_unstable();
         ids.dedup();
         let total = ids.len();
-        (Pages::Some { ids, next: 0 }, due.marked, total)
+        (Pages::Listed { ids, next: 0 }, due.marked, total)
     };
     let marks: std::collections::HashMap<String, i64> = marks.into_iter().collect();
     let mut report = SweepReport {
