@@ -213,10 +213,11 @@ impl CheckedProgram {
     }
 }
 
-fn not_future(field: String, d: Date, today: Date) -> Result<(), InputError> {
+/// The field's name is built only for an error: a sweep checks every record once for each day it judges.
+fn not_future(field: impl FnOnce() -> String, d: Date, today: Date) -> Result<(), InputError> {
     if d > today {
         Err(InputError::invalid(
-            field,
+            field(),
             d,
             format!("a date not after today ({today})"),
         ))
@@ -284,17 +285,17 @@ impl ProgramRecord {
                 ));
             }
             (Some(n), _) => not_future(
-                format!("{f}.not_of_reproductive_potential.since"),
+                || format!("{f}.not_of_reproductive_potential.since"),
                 n.since,
                 today,
             )?,
             _ => {}
         }
         if let Some(d) = r.enrolled_on {
-            not_future(format!("{f}.enrolled_on"), d, today)?;
+            not_future(|| format!("{f}.enrolled_on"), d, today)?;
         }
         if let Some(d) = r.last_dose {
-            not_future(format!("{f}.last_dose"), d, today)?;
+            not_future(|| format!("{f}.last_dose"), d, today)?;
         }
         if let (Some(d), Some(s)) = (r.last_dose, snapshot.treatment.start_date)
             && d < s
@@ -306,17 +307,17 @@ impl ProgramRecord {
             ));
         }
         for (i, x) in r.reclassifications.iter().enumerate() {
-            let field = format!("{f}.reclassifications[{i}]");
-            not_future(format!("{field}.date"), x.date, today)?;
+            let field = || format!("{f}.reclassifications[{i}]");
+            not_future(|| format!("{}.date", field()), x.date, today)?;
             if x.reason.trim().is_empty() {
                 return Err(InputError::missing(
-                    format!("{field}.reason"),
+                    format!("{}.reason", field()),
                     "why the category changed",
                 ));
             }
             if x.from == x.to {
                 return Err(InputError::invalid(
-                    format!("{field}.to"),
+                    format!("{}.to", field()),
                     x.to.as_str(),
                     "a category other than `from`",
                 ));
@@ -352,14 +353,14 @@ impl ProgramRecord {
         }
         let min = p.sensitivity.value.min_miu_ml;
         for (i, t) in r.pregnancy_tests.iter().enumerate() {
-            let field = format!("{f}.pregnancy_tests[{i}]");
-            not_future(format!("{field}.date"), t.date, today)?;
+            let field = || format!("{f}.pregnancy_tests[{i}]");
+            not_future(|| format!("{}.date", field()), t.date, today)?;
             if !t.sensitivity_miu_ml.is_finite()
                 || t.sensitivity_miu_ml <= 0.0
                 || t.sensitivity_miu_ml > 10_000.0
             {
                 return Err(InputError::invalid(
-                    format!("{field}.sensitivity_miu_ml"),
+                    format!("{}.sensitivity_miu_ml", field()),
                     t.sensitivity_miu_ml,
                     format!("a test sensitivity in mIU/mL (at most {min} to count)"),
                 ));
@@ -379,10 +380,10 @@ impl ProgramRecord {
             }
         }
         if let Some(d) = r.menstrual.missed_period_on {
-            not_future(format!("{f}.menstrual.missed_period_on"), d, today)?;
+            not_future(|| format!("{f}.menstrual.missed_period_on"), d, today)?;
         }
         if let Some(d) = r.menstrual.abnormal_bleeding_on {
-            not_future(format!("{f}.menstrual.abnormal_bleeding_on"), d, today)?;
+            not_future(|| format!("{f}.menstrual.abnormal_bleeding_on"), d, today)?;
         }
         let methods = &p.contraception_methods.value;
         let accepted: Vec<&str> = methods
@@ -392,27 +393,27 @@ impl ProgramRecord {
             .map(String::as_str)
             .collect();
         for (i, c) in r.contraception.iter().enumerate() {
-            let field = format!("{f}.contraception[{i}]");
-            not_future(format!("{field}.start"), c.start, today)?;
+            let field = || format!("{f}.contraception[{i}]");
+            not_future(|| format!("{}.start", field()), c.start, today)?;
             if let Some(e) = c.end
                 && e < c.start
             {
                 return Err(InputError::contradiction(
-                    format!("{field}.end"),
-                    format!("{field}.start"),
+                    format!("{}.end", field()),
+                    format!("{}.start", field()),
                     "contraception ends before it starts",
                 ));
             }
             if !c.abstinence && c.methods.is_empty() {
                 return Err(InputError::missing(
-                    format!("{field}.methods"),
+                    format!("{}.methods", field()),
                     "the methods used, or abstinence = true",
                 ));
             }
             for (j, m) in c.methods.iter().enumerate() {
                 if !accepted.contains(&m.as_str()) {
                     return Err(InputError::invalid(
-                        format!("{field}.methods[{j}]"),
+                        format!("{}.methods[{j}]", field()),
                         m,
                         format!("one of {}", accepted.join(", ")),
                     ));
@@ -430,16 +431,17 @@ impl ProgramRecord {
             }
         }
         let checked = CheckedProgram {
-            record: r.clone(),
+            record: r,
             age_years,
         };
+        let r = &checked.record;
         for (i, s) in r.surveys.iter().enumerate() {
-            let field = format!("{f}.surveys[{i}]");
-            not_future(format!("{field}.date"), s.date, today)?;
+            let field = || format!("{f}.surveys[{i}]");
+            not_future(|| format!("{}.date", field()), s.date, today)?;
             let expected = checked.category_on(s.date);
             if s.category != expected {
                 return Err(InputError::invalid(
-                    format!("{field}.category"),
+                    format!("{}.category", field()),
                     s.category.as_str(),
                     format!(
                         "the patient's category on {} ({})",
@@ -450,30 +452,30 @@ impl ProgramRecord {
             }
         }
         for (i, x) in r.prescriptions.iter().enumerate() {
-            let field = format!("{f}.prescriptions[{i}]");
-            not_future(format!("{field}.date"), x.date, today)?;
+            let field = || format!("{f}.prescriptions[{i}]");
+            not_future(|| format!("{}.date", field()), x.date, today)?;
             if x.days_supply == 0 {
                 return Err(InputError::invalid(
-                    format!("{field}.days_supply"),
+                    format!("{}.days_supply", field()),
                     0,
                     "a supply of at least 1 day",
                 ));
             }
         }
         for (i, x) in r.authorizations.iter().enumerate() {
-            let field = format!("{f}.authorizations[{i}].date");
-            not_future(field.clone(), x.date, today)?;
+            let field = || format!("{f}.authorizations[{i}].date");
+            not_future(field, x.date, today)?;
             match r.enrolled_on {
                 Some(e) if x.date < e => {
                     return Err(InputError::contradiction(
-                        field,
+                        field(),
                         format!("{f}.enrolled_on"),
                         "an authorization dated before enrollment",
                     ));
                 }
                 None => {
                     return Err(InputError::contradiction(
-                        field,
+                        field(),
                         format!("{f}.enrolled_on"),
                         "an authorization without an enrollment date",
                     ));
@@ -482,29 +484,29 @@ impl ProgramRecord {
             }
         }
         for (i, x) in r.confirmations.iter().enumerate() {
-            let field = format!("{f}.confirmations[{i}].date");
-            not_future(field.clone(), x.date, today)?;
+            let field = || format!("{f}.confirmations[{i}].date");
+            not_future(field, x.date, today)?;
             if !r.authorizations.iter().any(|a| a.date <= x.date) {
                 return Err(InputError::contradiction(
-                    field,
+                    field(),
                     format!("{f}.authorizations"),
                     "a confirmation without an earlier authorization",
                 ));
             }
         }
         for (i, x) in r.dispenses.iter().enumerate() {
-            let field = format!("{f}.dispenses[{i}]");
-            not_future(format!("{field}.date"), x.date, today)?;
+            let field = || format!("{f}.dispenses[{i}]");
+            not_future(|| format!("{}.date", field()), x.date, today)?;
             if x.days_supply == 0 {
                 return Err(InputError::invalid(
-                    format!("{field}.days_supply"),
+                    format!("{}.days_supply", field()),
                     0,
                     "a supply of at least 1 day",
                 ));
             }
             if !r.prescriptions.iter().any(|p| p.date <= x.date) {
                 return Err(InputError::contradiction(
-                    format!("{field}.date"),
+                    format!("{}.date", field()),
                     format!("{f}.prescriptions"),
                     "a dispense without an earlier prescription",
                 ));
