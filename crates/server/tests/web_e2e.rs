@@ -393,7 +393,11 @@ async fn program_staff_see_tasks_the_audit_trail_and_overrides() -> Result<()> {
                 patient: other.clone(),
                 until: world::day(1),
             }],
-            tasks: std::slice::from_ref(&hand),
+            tasks: &[lenaguard_storage::sweep::Planned {
+                task: hand,
+                from: DAY,
+                to: world::day(1),
+            }],
             marks: &[],
         })
         .await?;

@@ -21,7 +21,7 @@ use lenaguard_storage::records::{
     Write,
 };
 use lenaguard_storage::store::{Remembered, Store, StoreTx};
-use lenaguard_storage::sweep::{Due, SweepMeta, SweptPage, Task, count};
+use lenaguard_storage::sweep::{Due, Planned, SweepMeta, SweptPage, Task, count};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::path::Path;
@@ -157,18 +157,18 @@ impl Store for PostgresStore {
     }
 
     async fn sweep_due(&self, on: Option<jiff::civil::Date>) -> Result<Due, StorageError> {
-        let marked: Vec<(String, i64)> = sqlx::query_as("SELECT patient, mark FROM sweep_marks")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let marked: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT m.patient, m.mark, s.until::text FROM sweep_marks m
+             LEFT JOIN sweep_state s ON s.patient = m.patient",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         let Some(on) = on else {
-            return Ok(Due {
-                marked,
-                due: Vec::new(),
-            });
+            return Due::from_rows(marked, Vec::new(), Vec::new());
         };
-        let mut due: Vec<String> =
-            sqlx::query_scalar("SELECT patient FROM sweep_state WHERE until <= $1::date")
+        let due: Vec<(String, String)> =
+            sqlx::query_as("SELECT patient, until::text FROM sweep_state WHERE until <= $1::date")
                 .bind(on.to_string())
                 .fetch_all(&self.pool)
                 .await
@@ -181,45 +181,62 @@ impl Store for PostgresStore {
         .fetch_one(&self.pool)
         .await
         .map_err(db)?;
-        if patients != states {
-            due.extend(
-                sqlx::query_scalar::<_, String>(
-                    "SELECT id FROM patients p
+        let unjudged = if patients != states {
+            sqlx::query_scalar::<_, String>(
+                "SELECT id FROM patients p
                      WHERE NOT EXISTS (SELECT 1 FROM sweep_state s WHERE s.patient = p.id)",
-                )
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?,
-            );
-        }
-        Ok(Due { marked, due })
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+        } else {
+            Vec::new()
+        };
+        Due::from_rows(marked, due, unjudged)
     }
 
     async fn record_sweep(&self, page: &SweptPage<'_>) -> Result<(), StorageError> {
         // A page at a time: one statement per table (arrays unnested).
         let mut tx = self.pool.begin().await.map_err(db)?;
         let ids: Vec<String> = page.judged.iter().map(|j| j.patient.clone()).collect();
-        sqlx::query("DELETE FROM sweep_tasks WHERE patient = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        // As on SQLite: the page's tasks from this day on are replaced, those that ended by the last finished
+        // sweep's date are deleted, and those that held on it end on this day.
         let on = page.on.to_string();
+        sqlx::query(
+            "DELETE FROM sweep_tasks WHERE patient = ANY($1) AND (from_day >= $2::date
+               OR to_day <= coalesce((SELECT swept_on FROM sweep_meta WHERE id = 1), $2::date))",
+        )
+        .bind(&ids)
+        .bind(&on)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "UPDATE sweep_tasks SET to_day = $2::date WHERE patient = ANY($1) AND to_day > $2::date",
+        )
+        .bind(&ids)
+        .bind(&on)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         if !page.tasks.is_empty() {
-            let col = |f: fn(&Task) -> String| page.tasks.iter().map(f).collect::<Vec<String>>();
+            let col = |f: fn(&Planned) -> String| page.tasks.iter().map(f).collect::<Vec<String>>();
             sqlx::query(
-                "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on)
-                 SELECT patient, kind, state, due::date, act, rule, $7::date
-                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                   AS t (patient, kind, state, due, act, rule)",
+                "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on, from_day, to_day)
+                 SELECT patient, kind, state, due::date, act, rule, $7::date, from_day::date, to_day::date
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                             $8::text[], $9::text[])
+                   AS t (patient, kind, state, due, act, rule, from_day, to_day)",
             )
-            .bind(col(|t| t.patient.clone()))
-            .bind(col(|t| t.kind.clone()))
-            .bind(col(|t| t.state.clone()))
-            .bind(col(|t| t.due.to_string()))
-            .bind(col(|t| t.act.clone()))
-            .bind(col(|t| t.rule.clone()))
+            .bind(col(|p| p.task.patient.clone()))
+            .bind(col(|p| p.task.kind.clone()))
+            .bind(col(|p| p.task.state.clone()))
+            .bind(col(|p| p.task.due.to_string()))
+            .bind(col(|p| p.task.act.clone()))
+            .bind(col(|p| p.task.rule.clone()))
             .bind(&on)
+            .bind(col(|p| p.from.to_string()))
+            .bind(col(|p| p.to.to_string()))
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -274,20 +291,27 @@ impl Store for PostgresStore {
     }
 
     async fn task_counts(&self) -> Result<(usize, usize), StorageError> {
+        // No finished sweep, no tasks to count.
         let (all, blocked): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM sweep_tasks),
-                    (SELECT count(*) FROM sweep_tasks WHERE state = 'blocked')",
+            "SELECT (SELECT count(*) FROM sweep_tasks t
+                     WHERE t.from_day <= m.swept_on AND t.to_day > m.swept_on),
+                    (SELECT count(*) FROM sweep_tasks t
+                     WHERE t.state = 'blocked' AND t.from_day <= m.swept_on AND t.to_day > m.swept_on)
+             FROM sweep_meta m WHERE m.id = 1",
         )
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(db)?;
+        .map_err(db)?
+        .unwrap_or_default();
         Ok((count(all), count(blocked)))
     }
 
     async fn tasks(&self, limit: i64) -> Result<Vec<Task>, StorageError> {
         let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
-            "SELECT patient, kind, state, due::text, act, rule FROM sweep_tasks
-             ORDER BY due, patient, kind LIMIT $1",
+            "SELECT t.patient, t.kind, t.state, t.due::text, t.act, t.rule
+             FROM sweep_tasks t JOIN sweep_meta m ON m.id = 1
+             WHERE t.from_day <= m.swept_on AND t.to_day > m.swept_on
+             ORDER BY t.due, t.patient, t.kind LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)

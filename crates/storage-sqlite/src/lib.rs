@@ -244,18 +244,18 @@ impl Store for SqliteStore {
 
     async fn sweep_due(&self, on: Option<jiff::civil::Date>) -> Result<Due, StorageError> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let marked: Vec<(String, i64)> = sqlx::query_as("SELECT patient, mark FROM sweep_marks")
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
+        let marked: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT m.patient, m.mark, s.until FROM sweep_marks m
+             LEFT JOIN sweep_state s ON s.patient = m.patient",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
         let Some(on) = on else {
-            return Ok(Due {
-                marked,
-                due: Vec::new(),
-            });
+            return Due::from_rows(marked, Vec::new(), Vec::new());
         };
-        let mut due: Vec<String> =
-            sqlx::query_scalar("SELECT patient FROM sweep_state WHERE until <= ?1")
+        let due: Vec<(String, String)> =
+            sqlx::query_as("SELECT patient, until FROM sweep_state WHERE until <= ?1")
                 .bind(on.to_string())
                 .fetch_all(&mut *conn)
                 .await
@@ -268,41 +268,58 @@ impl Store for SqliteStore {
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-        if patients != states {
-            due.extend(
-                sqlx::query_scalar::<_, String>(
-                    "SELECT id FROM patients WHERE id NOT IN (SELECT patient FROM sweep_state)",
-                )
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db)?,
-            );
-        }
-        Ok(Due { marked, due })
+        let unjudged = if patients != states {
+            sqlx::query_scalar::<_, String>(
+                "SELECT id FROM patients WHERE id NOT IN (SELECT patient FROM sweep_state)",
+            )
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+        } else {
+            Vec::new()
+        };
+        Due::from_rows(marked, due, unjudged)
     }
 
     async fn record_sweep(&self, page: &SweptPage<'_>) -> Result<(), StorageError> {
-        // A page at a time: one statement deletes the page's old tasks, multi-row inserts write the new ones.
+        // A page at a time: two statements end the page's old tasks, multi-row inserts write the new ones.
         let (_turn, mut tx) = self.write_tx().await?;
         let ids: Vec<&str> = page.judged.iter().map(|j| j.patient.as_str()).collect();
         let ids = serde_json::to_string(&ids)
             .map_err(|e| StorageError::Database(format!("sweep page ids: {e}")))?;
-        sqlx::query("DELETE FROM sweep_tasks WHERE patient IN (SELECT value FROM json_each(?1))")
-            .bind(ids)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        // The page's old tasks from this day on are replaced, and those that ended by the last finished sweep's
+        // date are deleted; those that held on it end on this day, so that lists keep answering for that date
+        // until this sweep finishes. (The rows of a patient not judged stay until it is: ended rows are not read.)
         let on = page.on.to_string();
-        // 7 parameters a row, well under SQLite's limit of 32,766 a statement.
+        sqlx::query(
+            "DELETE FROM sweep_tasks WHERE patient IN (SELECT value FROM json_each(?1))
+             AND (from_day >= ?2 OR to_day <= coalesce((SELECT swept_on FROM sweep_meta WHERE id = 1), ?2))",
+        )
+        .bind(&ids)
+        .bind(&on)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "UPDATE sweep_tasks SET to_day = ?2
+             WHERE patient IN (SELECT value FROM json_each(?1)) AND to_day > ?2",
+        )
+        .bind(ids)
+        .bind(&on)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        // 9 parameters a row, well under SQLite's limit of 32,766 a statement.
         const ROWS: usize = 200;
         for chunk in page.tasks.chunks(ROWS) {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(values(
-                "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on) VALUES ",
-                "(?,?,?,?,?,?,?)",
+                "INSERT INTO sweep_tasks (patient, kind, state, due, act, rule, swept_on, from_day, to_day) VALUES ",
+                "(?,?,?,?,?,?,?,?,?)",
                 chunk.len(),
                 "",
             )));
-            for t in chunk {
+            for p in chunk {
+                let t = &p.task;
                 q = q
                     .bind(&t.patient)
                     .bind(&t.kind)
@@ -310,7 +327,9 @@ impl Store for SqliteStore {
                     .bind(t.due.to_string())
                     .bind(&t.act)
                     .bind(&t.rule)
-                    .bind(&on);
+                    .bind(&on)
+                    .bind(p.from.to_string())
+                    .bind(p.to.to_string());
             }
             q.execute(&mut *tx).await.map_err(db)?;
         }
@@ -366,20 +385,27 @@ impl Store for SqliteStore {
     }
 
     async fn task_counts(&self) -> Result<(usize, usize), StorageError> {
+        // No finished sweep, no tasks to count.
         let (all, blocked): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM sweep_tasks),
-                    (SELECT count(*) FROM sweep_tasks WHERE state = 'blocked')",
+            "SELECT (SELECT count(*) FROM sweep_tasks t
+                     WHERE t.from_day <= m.swept_on AND t.to_day > m.swept_on),
+                    (SELECT count(*) FROM sweep_tasks t
+                     WHERE t.state = 'blocked' AND +t.from_day <= m.swept_on AND +t.to_day > m.swept_on)
+             FROM sweep_meta m WHERE m.id = 1",
         )
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(db)?;
+        .map_err(db)?
+        .unwrap_or_default();
         Ok((count(all), count(blocked)))
     }
 
     async fn tasks(&self, limit: i64) -> Result<Vec<Task>, StorageError> {
         let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
-            "SELECT patient, kind, state, due, act, rule FROM sweep_tasks
-             ORDER BY due, patient, kind LIMIT ?1",
+            "SELECT t.patient, t.kind, t.state, t.due, t.act, t.rule
+             FROM sweep_tasks t JOIN sweep_meta m ON m.id = 1
+             WHERE t.from_day <= m.swept_on AND t.to_day > m.swept_on
+             ORDER BY t.due, t.patient, t.kind LIMIT ?1",
         )
         .bind(limit)
         .fetch_all(&self.pool)

@@ -73,13 +73,13 @@ pub trait Store:
     /// What the last finished sweep was judged with.
     async fn sweep_meta(&self) -> Result<Option<crate::sweep::SweepMeta>, StorageError>;
 
-    /// Record a finished sweep.
+    /// Record a finished sweep: its date becomes the date the tasks are listed for.
     async fn finish_sweep(&self, meta: &crate::sweep::SweepMeta) -> Result<(), StorageError>;
 
-    /// The number of stored tasks, and of those the blocked records.
+    /// The number of tasks on the date of the last sweep, and of those the blocked records.
     async fn task_counts(&self) -> Result<(usize, usize), StorageError>;
 
-    /// The stored sweep tasks, most urgent (earliest due) first, at most `limit`.
+    /// The tasks on the date of the last sweep, most urgent (earliest due) first, at most `limit`.
     async fn tasks(&self, limit: i64) -> Result<Vec<crate::sweep::Task>, StorageError>;
 
     /// Audit rows with `seq > after`, in order, at most `limit`.

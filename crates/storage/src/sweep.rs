@@ -49,22 +49,32 @@ pub struct SweepReport {
     pub blocked: usize,
 }
 
-/// One judged patient: the first day on which the tasks stored for it may differ (it is judged again that
-/// night, or earlier if a command changes its file).
+/// One judged patient: the first day its stored tasks no longer cover (it is judged again that night, or earlier
+/// if a command changes its file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judged {
     pub patient: String,
     pub until: Date,
 }
 
-/// A page of the sweep's result, stored in one transaction: the judged patients' tasks replace their old ones,
-/// their next day to judge is kept, and their change marks read before their files were read are cleared
+/// A task over the days it holds: from `from` through the day before `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub task: Task,
+    pub from: Date,
+    /// The first day on which it no longer holds.
+    pub to: Date,
+}
+
+/// A page of the sweep's result, stored in one transaction: the judged patients' tasks from `on` replace their
+/// old ones from that day (the old ones still answer for the days before, until the sweep finishes), their next
+/// day to judge is kept, and their change marks read before their files were read are cleared
 /// (a mark that moved since, by a command during the sweep, stays: the patient is judged again next time).
 #[derive(Debug, Clone, Copy)]
 pub struct SweptPage<'a> {
     pub on: Date,
     pub judged: &'a [Judged],
-    pub tasks: &'a [Task],
+    pub tasks: &'a [Planned],
     pub marks: &'a [(String, i64)],
 }
 
@@ -92,21 +102,74 @@ pub fn count(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
-/// The patients an incremental sweep judges: the ones a command marked (with their mark), the ones whose day has
-/// come, and any patient with no stored answer at all.
+/// The patients an incremental sweep judges: the ones a command marked (with their mark), the ones whose stored
+/// days have run out, and any patient with no stored answer at all; with the stored next day of those that have
+/// one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Due {
     pub marked: Vec<(String, i64)>,
     pub due: Vec<String>,
+    pub until: Vec<(String, Date)>,
 }
 
-/// The longest a patient's answer is kept without judging it again, in days: a patient whose tasks do not
-/// change for this long is still judged once in this period.
-pub const HORIZON_DAYS: i64 = 28;
+impl Due {
+    /// From the backends' rows: the marks with the marked patients' stored next day (if any), the patients whose
+    /// next day has come with that day, and the patients with no stored answer. Dates are ISO text.
+    pub fn from_rows(
+        marked: Vec<(String, i64, Option<String>)>,
+        due: Vec<(String, String)>,
+        unjudged: Vec<String>,
+    ) -> Result<Due, StorageError> {
+        let mut out = Due::default();
+        for (patient, mark, until) in marked {
+            if let Some(u) = until {
+                out.until.push((
+                    patient.clone(),
+                    crate::codec::date(&u, "sweep_state.until")?,
+                ));
+            }
+            out.marked.push((patient, mark));
+        }
+        for (patient, until) in due {
+            out.until.push((
+                patient.clone(),
+                crate::codec::date(&until, "sweep_state.until")?,
+            ));
+            out.due.push(patient);
+        }
+        out.due.extend(unjudged);
+        Ok(out)
+    }
+}
+
+/// How many days ahead a judged patient's tasks are stored: a patient whose file does not change is judged
+/// again after this many days. The engine's share of a judgement is small beside reading the file and writing
+/// the rows, so a long horizon costs little and spares judgements.
+pub const HORIZON_DAYS: i64 = 56;
+
+/// How many days ahead to store a patient's tasks, so that the patients judged on one night are one run of ids.
+///
+/// A full sweep, which reads the patients in id order, gives the `index`th of `count` patients 1 to
+/// [`HORIZON_DAYS`] days by its place: each following night's sweep then judges one run of about one patient in
+/// [`HORIZON_DAYS`], whose rows lie together. A patient judged again keeps its night: its stored next day
+/// `until` moves on by whole horizons (a marked patient judged early gets the days left to that night). A patient
+/// with no stored answer gets the whole horizon.
+pub fn horizon(on: Date, until: Option<Date>, place: Option<(usize, usize)>) -> i64 {
+    if let Some((index, count)) = place {
+        let h = usize::try_from(HORIZON_DAYS).unwrap_or(1);
+        let step = index.saturating_mul(h) / count.max(1);
+        return 1 + i64::try_from(step.min(h - 1)).unwrap_or(0);
+    }
+    match until {
+        Some(u) if u > on => i64::from((u - on).get_days()).min(HORIZON_DAYS),
+        Some(u) => HORIZON_DAYS - i64::from((on - u).get_days()).rem_euclid(HORIZON_DAYS),
+        None => HORIZON_DAYS,
+    }
+}
 
 /// Bumped when the sweep's logic changes in a way the rule pack does not show, so that a stored answer from an
 /// earlier engine is judged again.
-const ENGINE: &str = concat!(env!("CARGO_PKG_VERSION"), "/sweep-1");
+const ENGINE: &str = concat!(env!("CARGO_PKG_VERSION"), "/sweep-2");
 
 /// The fingerprint of the rule pack and engine: stored answers from another pack or engine are not kept.
 pub fn fingerprint(pack: &RulePack) -> String {
@@ -120,23 +183,49 @@ pub fn tasks_for(file: &PatientFile, pack: &RulePack, on: Date) -> Vec<Task> {
     tasks_of(file, snap.as_ref(), pack, on)
 }
 
-/// The tasks of one patient today, and the first day on which they may differ. The engine is pure and reads
-/// the date only through its `today`, so the tasks are judged again for each following day until they differ
-/// (at most [`HORIZON_DAYS`]): the answer is exact, not an estimate from the rules' intervals.
-pub fn judge(file: &PatientFile, pack: &RulePack, on: Date) -> (Vec<Task>, Date) {
+/// The tasks of one patient on each of `days` days from `on`, and the first day they no longer cover. The engine
+/// is pure and reads the date only through its `today`, so the patient is judged for each day: the days on which
+/// a task starts or ends are exact, not estimates from the rules' intervals.
+pub fn judge(file: &PatientFile, pack: &RulePack, on: Date, days: i64) -> (Vec<Planned>, Date) {
     let snap = engine::snapshot(file);
-    let tasks = tasks_of(file, snap.as_ref(), pack, on);
-    let mut until = on;
-    for _ in 0..HORIZON_DAYS {
-        until = match until.tomorrow() {
-            Ok(d) => d,
-            Err(_) => return (tasks, until),
-        };
-        if tasks_of(file, snap.as_ref(), pack, until) != tasks {
-            return (tasks, until);
+    let mut prev = tasks_of(file, snap.as_ref(), pack, on);
+    let mut open: Vec<(Task, Date)> = prev.iter().map(|t| (t.clone(), on)).collect();
+    let mut done = Vec::new();
+    let mut day = on;
+    for _ in 1..days {
+        let Ok(next) = day.tomorrow() else { break };
+        day = next;
+        let now = tasks_of(file, snap.as_ref(), pack, day);
+        if now == prev {
+            continue;
         }
+        let mut i = 0;
+        while i < open.len() {
+            if now.contains(&open[i].0) {
+                i += 1;
+            } else {
+                let (task, from) = open.swap_remove(i);
+                done.push(Planned {
+                    task,
+                    from,
+                    to: day,
+                });
+            }
+        }
+        for t in &now {
+            if !open.iter().any(|(o, _)| o == t) {
+                open.push((t.clone(), day));
+            }
+        }
+        prev = now;
     }
-    (tasks, until.tomorrow().unwrap_or(until))
+    let until = day.tomorrow().unwrap_or(day);
+    done.extend(open.into_iter().map(|(task, from)| Planned {
+        task,
+        from,
+        to: until,
+    }));
+    (done, until)
 }
 
 fn tasks_of(
@@ -216,15 +305,15 @@ fn tasks_of(
 /// The tasks and next days of these patients, in their order, judged on every core (the engine is pure: each
 /// patient's answer is the one [`judge`] gives alone).
 pub fn judge_parallel(
-    files: &[PatientFile],
+    files: &[(PatientFile, i64)],
     pack: &RulePack,
     on: Date,
-) -> (Vec<Task>, Vec<Judged>) {
-    let one = |part: &[PatientFile]| {
+) -> (Vec<Planned>, Vec<Judged>) {
+    let one = |part: &[(PatientFile, i64)]| {
         let mut tasks = Vec::new();
         let mut judged = Vec::with_capacity(part.len());
-        for f in part {
-            let (t, until) = judge(f, pack, on);
+        for (f, days) in part {
+            let (t, until) = judge(f, pack, on, *days);
             tasks.extend(t);
             judged.push(Judged {
                 patient: f.patient.id.clone(),
@@ -291,12 +380,12 @@ impl Pages {
 
 /// Sweep the registry, a page at a time; `progress(done, total)` after each page.
 ///
-/// Each judged patient's tasks are stored with the first day on which they may differ ([`judge`]), and every
-/// command that writes a patient's file marks the patient in the same transaction. So a sweep need not judge
-/// every patient every night: after a full sweep with the same rule pack and engine, a sweep on a later date
-/// judges only the patients marked since, the ones whose day has come and any with no stored answer; the others'
-/// stored tasks are the ones a full sweep would give (`tests-storage/tests/sweep_incremental.rs` checks this day
-/// by day). The first sweep, a sweep with another pack or engine, a sweep on a date before the last one, and
+/// Each judged patient's tasks are stored for the days ahead ([`judge`], [`horizon`]), with the first day they no
+/// longer cover, and every command that writes a patient's file marks the patient in the same transaction. So a
+/// sweep need not judge every patient every night: after a full sweep with the same rule pack and engine, a sweep
+/// on a later date judges only the patients marked since, the ones whose stored days have run out and any with no
+/// stored answer; the others' stored tasks for that date are the ones a full sweep would give
+/// (`tests-storage/tests/sweep_incremental.rs` checks this day by day). The first sweep, a sweep with another pack or engine, a sweep on a date before the last one, and
 /// `full` judge every patient. The next page is read while the current one is judged (on its own threads).
 pub async fn sweep(
     store: &dyn Store,
@@ -314,7 +403,7 @@ pub async fn sweep(
             .is_none_or(|m| m.fingerprint != fingerprint || m.on > on);
     let patients = store.patient_count().await?;
     // Marks are read before any file: a command after this moves its patient's mark, which is then kept.
-    let (mut pages, marks, total) = if full {
+    let (mut pages, marks, total, until) = if full {
         let marks = store.sweep_due(None).await?.marked;
         (
             Pages::All {
@@ -322,6 +411,7 @@ pub async fn sweep(
             },
             marks,
             patients,
+            Vec::new(),
         )
     } else {
         let due = store.sweep_due(Some(on)).await?;
@@ -334,9 +424,10 @@ pub async fn sweep(
         ids.sort_unstable();
         ids.dedup();
         let total = ids.len();
-        (Pages::Listed { ids, next: 0 }, due.marked, total)
+        (Pages::Listed { ids, next: 0 }, due.marked, total, due.until)
     };
     let marks: std::collections::HashMap<String, i64> = marks.into_iter().collect();
+    let until: std::collections::HashMap<String, Date> = until.into_iter().collect();
     let mut report = SweepReport {
         patients,
         full,
@@ -353,9 +444,19 @@ pub async fn sweep(
             .iter()
             .filter_map(|f| marks.get(&f.patient.id).map(|m| (f.patient.id.clone(), *m)))
             .collect();
+        let first = report.judged - files.len();
+        let paged: Vec<(PatientFile, i64)> = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let place = full.then_some((first + i, patients));
+                let days = horizon(on, until.get(&f.patient.id).copied(), place);
+                (f, days)
+            })
+            .collect();
         let work = {
             let pack = Arc::clone(pack);
-            tokio::task::spawn_blocking(move || judge_parallel(&files, &pack, on))
+            tokio::task::spawn_blocking(move || judge_parallel(&paged, &pack, on))
         };
         let (next, judged) = tokio::join!(pages.next(store, page), work);
         let (tasks, judged) = match judged {
@@ -377,4 +478,62 @@ pub async fn sweep(
     store.finish_sweep(&SweepMeta { fingerprint, on }).await?;
     (report.tasks, report.blocked) = store.task_counts().await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::ToSpan;
+
+    fn day(n: i64) -> Date {
+        jiff::civil::date(2026, 11, 26)
+            .checked_add(n.days())
+            .expect("a date")
+    }
+
+    #[test]
+    fn a_full_sweep_spreads_its_patients_over_the_horizon_in_id_order() {
+        for count in [1, 2, 55, 56, 57, 1000, 100_003] {
+            let days: Vec<i64> = (0..count)
+                .map(|i| horizon(day(0), Some(day(3)), Some((i, count))))
+                .collect();
+            assert!(
+                days.iter().all(|d| (1..=HORIZON_DAYS).contains(d)),
+                "{count}"
+            );
+            assert!(
+                days.windows(2).all(|w| w[0] <= w[1]),
+                "{count}: not in id order"
+            );
+            assert_eq!(days[0], 1);
+            if count >= HORIZON_DAYS as usize {
+                // Every night of the horizon gets its run, none more than its share (rounded up).
+                for n in 1..=HORIZON_DAYS {
+                    let run = days.iter().filter(|d| **d == n).count();
+                    let most = count.div_ceil(HORIZON_DAYS as usize);
+                    assert!((1..=most).contains(&run), "{count}: night {n} has {run}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_patient_judged_again_keeps_its_night() {
+        for gap in -HORIZON_DAYS..=3 * HORIZON_DAYS {
+            let until = day(0);
+            let on = day(gap);
+            let days = horizon(on, Some(until), None);
+            assert!((1..=HORIZON_DAYS).contains(&days), "gap {gap}: {days}");
+            let next = (on.checked_add(days.days()).expect("a date") - until).get_days();
+            if gap < 0 {
+                // Judged early (marked): back to the stored night.
+                assert_eq!(next, 0, "gap {gap}");
+            } else {
+                // On the night or later (a night without a sweep): a whole number of horizons on.
+                assert_eq!(i64::from(next).rem_euclid(HORIZON_DAYS), 0, "gap {gap}");
+                assert!(i64::from(next) > gap - HORIZON_DAYS, "gap {gap}");
+            }
+        }
+        assert_eq!(horizon(day(0), None, None), HORIZON_DAYS);
+    }
 }

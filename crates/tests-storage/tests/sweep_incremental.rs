@@ -147,6 +147,13 @@ async fn story(store: Arc<dyn Store>, raw: Raw) -> Result<()> {
     ensure!(sorted(store.tasks(100_000).await?) == judged_alone(&wf, on).await?);
     ensure!(store.sweep_due(None).await?.marked.is_empty());
 
+    // Nights without a sweep: the next one judges every patient whose stored days ran out in between, and its
+    // tasks are still those of judging everyone.
+    let on = days(on, 5);
+    let report = sweep(store.as_ref(), &pack, on, 64, false, &mut |_, _| {}).await?;
+    ensure!(!report.full && report.judged > 0, "{report:?}");
+    ensure!(sorted(store.tasks(100_000).await?) == judged_alone(&wf, on).await?);
+
     // A patient whose stored answer is gone (a row deleted by hand) is judged, though nothing marked it.
     let gone = patient(17);
     let deleted = raw
