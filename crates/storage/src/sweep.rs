@@ -1,7 +1,7 @@
 //! The nightly sweep: for every patient on treatment (or about to start), what the program and the monitoring
 //! schedule say is due, overdue or about to lapse today, from the engine's window guard and monitoring schedule.
-//! The result is stored as tasks (derived data, replaced by each sweep). A record the engine cannot read is a
-//! task too (`record.invalid`, state `blocked`): the sweep fails closed, it never skips a patient silently.
+//! The result is stored as tasks, each with the days it holds (derived data, replaced when the patient is judged
+//! again); lists read the tasks of the last sweep's date. A record the engine cannot read is a task too (`record.invalid`, state `blocked`): the sweep fails closed, it never skips a patient silently.
 
 use crate::engine;
 use crate::error::StorageError;
